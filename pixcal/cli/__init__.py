@@ -1,0 +1,78 @@
+"""The ``pixcal`` command line.
+
+Every sub-command lives in its own module of this package and is imported only when it is used,
+so ``pixcal --help`` stays fast. Errors the operator can fix are printed as one line (no
+traceback) with exit code 2; see :mod:`pixcal.errors`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from pixcal import __version__
+from pixcal.errors import UserError
+
+# command name -> "module:attribute" (a click command or group)
+COMMANDS: dict[str, str] = {
+    "config": "pixcal.cli.config:config",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="pixcal")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """pixcal: test and calibrate CMS Phase-1 pixel modules on a PSI DTB (or its simulator).
+
+    \b
+    Start here:
+      pixcal run testplans/fulltest.toml          run a test plan on the built-in simulator
+      pixcal run PLAN --target usb://DTB_XXXXXX    the same on a real board
+      pixcal show runs/<file>.h5                  what a run found
+    Every command has its own --help.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, turning user errors into one-line messages."""
+    try:
+        cli.main(args=argv, prog_name="pixcal", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # hal errors and friends: one line, not a traceback
+        from hal.errors import HalError
+
+        if isinstance(exc, HalError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        raise

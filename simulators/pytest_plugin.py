@@ -1,0 +1,1 @@
+"""pytest plugin (entry point ``pixcal_sim``): fixtures for simulated modules and ROCs."""
