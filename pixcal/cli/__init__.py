@@ -18,7 +18,10 @@ from pixcal.errors import UserError
 
 # command name -> "module:attribute" (a click command or group)
 COMMANDS: dict[str, str] = {
+    "board": "pixcal.cli.board:board",
     "config": "pixcal.cli.config:config",
+    "decode": "pixcal.cli.decode:decode",
+    "sim": "pixcal.cli.sim:sim",
 }
 
 
