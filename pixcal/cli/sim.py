@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import click
+
+from pixcal.cli.lazy import LazyGroup
 
 SUBCOMMANDS: dict[str, str] = {
     "serve": "pixcal.cli.sim_serve:serve",
@@ -12,19 +12,7 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-class _LazySim(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SUBCOMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = SUBCOMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
-
-
-@click.group(cls=_LazySim)
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
 def sim() -> None:
     """Simulated boards: a module or bare ROC that speaks the DTB's bytes.
 
