@@ -1,0 +1,69 @@
+"""The simulated DTB: every firmware component behind one RPC function table.
+
+:class:`SimulatedBoard` wires the parts - power and identity, ROC/TBM programming state,
+pattern generator, DAQ, read-out encoding, NIOS loops, PG triggers - around one module model
+and one emulated clock, and hands :class:`simulators.firmware.rpcserver.RpcServer` the mapping
+``{"Name$sig": callable}`` of everything it implements. Calls it does not implement are left to
+the server, which logs and ignores them like a real board ignores unknown ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from simulators.clock import EmulatedClock
+from simulators.firmware.daq import Daq
+from simulators.firmware.dut import Addressing, RocBank, TbmBank
+from simulators.firmware.loops import NiosLoops
+from simulators.firmware.pg import PatternGenerator
+from simulators.firmware.power import Power
+from simulators.firmware.readout import Readout
+from simulators.firmware.registry import collect
+from simulators.firmware.trigger import Triggering
+
+
+class SimulatedBoard:
+    """A DTB with a simulated module attached.
+
+    Parameters
+    ----------
+    model : the module physics (``simulators.physics.SimModule``).
+    seed : seeds the board's own randomness (hit sampling, link faults); defaults to the
+        model's seed, so the same address always produces the same data.
+    name : the USB serial name the board reports.
+    """
+
+    def __init__(self, model, seed: int | None = None, name: str = "DTB_SIM001"):
+        self.model = model
+        rng = np.random.default_rng([seed if seed is not None else model.seed, 0xD7B])
+        self.clock = EmulatedClock()
+        addressing = Addressing(model)
+        self.rocs = RocBank(model, addressing)
+        self.tbms = TbmBank(model, addressing)
+        self.daq = Daq()
+        self.pg = PatternGenerator()
+        self.power = Power(model, self.rocs, self.tbms, self.daq, self.clock, name)
+        self.readout = Readout(model, self.rocs, self.tbms, self.daq, self.power, rng)
+        self.loops = NiosLoops(model, self.rocs, self.readout, self.pg, self.clock, rng)
+        self.triggering = Triggering(
+            model, self.rocs, self.tbms, self.pg, self.readout, self.clock, rng
+        )
+        self._functions = collect(
+            self.power, self.rocs, self.tbms, self.daq, self.pg, self.loops, self.triggering
+        )
+
+    def rpc_functions(self) -> dict[str, Callable[..., Any]]:
+        """Every RPC function this board implements, keyed by ``Name$sig``."""
+        return self._functions
+
+    def rpc_account(self, name: str, request_bytes: int, reply_bytes: int) -> None:
+        """Charge one RPC transaction to the emulated clock."""
+        self.clock.rpc(name, request_bytes, reply_bytes)
+
+    @property
+    def hardware_s(self) -> float:
+        """Emulated hardware time since the board was created."""
+        return self.clock.elapsed_s

@@ -1,0 +1,183 @@
+"""From "these pixels fired in these triggers" to deserializer words in the DAQ buffers.
+
+:class:`Readout` knows the module's token chains and DAQ channels, keeps the state the data
+stream carries from event to event (TBM event counter, each ROC's readback-bit position), adds
+the link's faults (bad TBM phases from the physics, disabled token pass, SEUs) and calls the
+encoder. Generating is separated from committing (:meth:`Readout.advance`) so that a loop can
+cut a chunk at its 85 %-full point and regenerate the rest later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulators.firmware.daq import DaqChannel
+from simulators.firmware.events import (
+    HIT_DTYPE,
+    ChannelLayout,
+    EventBatch,
+    LinkFaults,
+)
+
+REG_READBACK = 255
+TBM_DATA_ID = 0xC0  # TBM header byte 2 as a TBM08c/09c sends it in calibration runs
+
+
+def channel_layout(model) -> tuple[ChannelLayout, tuple[int, ...]]:
+    """The module's token chains and the DAQ channel each one arrives on.
+
+    Returns
+    -------
+    layout : ChannelLayout (DESER160 single channel for a bare ROC)
+    daq_channels : DAQ channel index of every layout channel (TBM10C modules arrive on
+        ``(i + 6) % 8``, everything else on ``i``).
+    """
+    address = model.roc_type.address
+    tbm = model.tbm_type
+    if tbm is None:
+        return ChannelLayout(160, ((0,),), address), (0,)
+    n_chains = tbm.cores * tbm.chains_per_core
+    length = model.n_rocs // n_chains
+    chains = tuple(tuple(range(i * length, (i + 1) * length)) for i in range(n_chains))
+    filler = tbm.chains_per_core > 1
+    if tbm.name.startswith("tbm10"):
+        daq = tuple((i + 6) % 8 for i in range(n_chains))
+    else:
+        daq = tuple(range(n_chains))
+    return ChannelLayout(400, chains, address, filler), daq
+
+
+def event_starts(words: np.ndarray, deser: int) -> np.ndarray:
+    """Index of the first word of every event in an encoded (not yet corrupted) stream."""
+    if deser == 160:
+        return np.flatnonzero(words & 0x8000)
+    return np.flatnonzero((words & 0xE000) == 0xA000)
+
+
+@dataclass
+class Encoded:
+    """One chunk of events encoded per layout channel, with each event's first-word index."""
+
+    words: list[np.ndarray]
+    starts: list[np.ndarray]
+    n_events: int
+
+    def words_before(self, event: int) -> np.ndarray:
+        """Words per channel that precede ``event`` (event == n_events: the whole chunk)."""
+        out = np.empty(len(self.words), np.int64)
+        for i, (w, s) in enumerate(zip(self.words, self.starts, strict=True)):
+            out[i] = len(w) if event >= len(s) else s[event]
+        return out
+
+    def head(self, n_events: int) -> list[np.ndarray]:
+        """The words of the first ``n_events`` events, per channel."""
+        ends = self.words_before(n_events)
+        return [w[:e] for w, e in zip(self.words, ends, strict=True)]
+
+
+class Readout:
+    """Encodes events for the simulated module and delivers them to the DAQ channels."""
+
+    def __init__(self, model, rocs, tbms, daq, power, rng: np.random.Generator):
+        from simulators.firmware.encoder import encode  # the encoder module is heavy to import
+
+        self._encode = encode
+        self.model = model
+        self.rocs = rocs
+        self.tbms = tbms
+        self.daq = daq
+        self.power = power
+        self.rng = rng
+        self.layout, self.daq_channels = channel_layout(model)
+        self.rb_counter = np.zeros(model.n_rocs, np.int64)
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, n_events: int, hits: np.ndarray) -> Encoded:
+        """Encode ``n_events`` triggers carrying ``hits`` (HIT_DTYPE, any order)."""
+        hits = np.sort(hits, order=("ev", "roc", "col", "row")) if len(hits) else hits
+        n_rocs = self.model.n_rocs
+        batch = EventBatch(
+            n_events=n_events,
+            event_numbers=((self.tbms.event_counter[0] + np.arange(n_events)) % 256).astype(
+                np.uint8
+            ),
+            hits=hits.astype(HIT_DTYPE, copy=False),
+            rb_bits=self._readback_bits(n_events),
+            xor=self.rng.integers(1, 8, size=(n_events, n_rocs), dtype=np.uint8),
+            data_id=np.full(n_events, TBM_DATA_ID, np.uint8),
+            trailer=np.zeros(n_events, np.uint16),
+            faults=self._faults(n_events),
+        )
+        words = self._encode(self.layout, batch)
+        starts = [event_starts(w, self.layout.deser) for w in words]
+        return Encoded(words, starts, n_events)
+
+    def advance(self, n_events: int) -> None:
+        """Commit ``n_events`` triggers: event counter and readback positions move on."""
+        self.tbms.event_counter += n_events
+        self.rb_counter += n_events
+
+    def deliver(self, words: list[np.ndarray]) -> None:
+        """Write encoded words (per layout channel) into the DAQ, if the right deser listens."""
+        if self.daq.deser != self.layout.deser:
+            return
+        for w, ch in zip(words, self.daq_channels, strict=True):
+            self.daq.channels[ch].write(self._bit_errors(w))
+
+    def emit(self, n_events: int, hits: np.ndarray) -> None:
+        """Encode, deliver and commit in one go (pattern-generator triggers)."""
+        enc = self.encode(n_events, hits)
+        self.deliver(enc.words)
+        self.advance(n_events)
+
+    def data_channels(self) -> list[tuple[int, DaqChannel]]:
+        """(layout channel, DAQ channel) of the channels that receive this module's data."""
+        if self.daq.deser != self.layout.deser:
+            return []
+        chans = ((i, self.daq.channels[c]) for i, c in enumerate(self.daq_channels))
+        return [(i, c) for i, c in chans if c.is_open and c.running]
+
+    # ------------------------------------------------------------------ stream content
+    def _readback_bits(self, n_events: int) -> np.ndarray:
+        """Bit 1 = start of a 16-bit readback word, bit 0 = its next data bit, per ROC."""
+        n_rocs = self.model.n_rocs
+        bits = np.zeros((n_events, n_rocs), np.uint8)
+        if not self.model.roc_type.readback or n_events == 0:
+            return bits
+        dacs = self.rocs.dacs
+        for roc in range(n_rocs):
+            code = int(dacs[roc, REG_READBACK]) & 0x0F
+            value = self.model.readback(roc, code, dacs, self.power.vd_v, self.power.va_v)
+            word = (roc & 0x0F) << 12 | code << 8 | (int(value) & 0xFF)
+            k = (self.rb_counter[roc] + np.arange(n_events)) % 16
+            bits[:, roc] = ((k == 0) << 1) | ((word >> (15 - k)) & 1)
+        return bits
+
+    def _faults(self, n_events: int) -> list[LinkFaults]:
+        if self.layout.deser == 160:
+            return []
+        faults = []
+        per_core = self.model.tbm_type.chains_per_core
+        for ch, chain in enumerate(self.layout.channels):
+            f = self.model.link_faults(ch, self.tbms.regs, n_events, self.rng)
+            if self.tbms.no_token_pass(ch // per_core):
+                f.no_token_pass[:] = True
+            seu = self.rocs.seu[list(chain)]
+            if seu.any():
+                f.missing_roc[:, seu] = True
+            faults.append(f)
+        return faults
+
+    def _bit_errors(self, words: np.ndarray) -> np.ndarray:
+        rate = float(self.model.link_bit_error_rate())
+        if rate <= 0 or len(words) == 0:
+            return words
+        flips = self.rng.random(len(words)) < rate * 16
+        if not flips.any():
+            return words
+        words = words.copy()
+        bit = self.rng.integers(0, 16, size=int(flips.sum()), dtype=np.uint16)
+        words[flips] ^= (np.uint16(1) << bit).astype(np.uint16)
+        return words
