@@ -1,0 +1,141 @@
+"""``usb://DTB_xxxxxx``: a real DTB through its FTDI FT232H in synchronous-245-FIFO mode.
+
+The board is selected by its USB serial string (``DTB_...``); after opening, the chip is switched
+to synchronous FIFO (bit mask 0xFF, mode 0x40) - it is not a UART, so baud rates do not apply
+(reference/dtb.md §1.1). Needs pyftdi (``pip install "pixcal[usb]"``), imported only here and only
+when such an address is opened. On Linux the ``ftdi_sio`` kernel driver must not hold the device.
+
+This transport is deliberately thin and has been tested only against a fake FTDI object; it has
+not yet been run against a real board.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from hal.errors import TransportError
+from hal.transport.buffer import ReceiveBuffer
+
+FTDI_VID = 0x0403
+FT232H_PID = 0x6014
+SYNC_FIFO_MODE = 0x40
+BITMASK_ALL = 0xFF
+CHUNK_SIZE = 1 << 16
+LATENCY_MS = 2
+POLL_S = 0.0002
+
+
+class FtdiDevice(Protocol):
+    """The part of ``pyftdi.ftdi.Ftdi`` this transport uses (a fake one is used in tests)."""
+
+    def open_from_url(self, url: str) -> None: ...
+    def set_bitmode(self, bitmask: int, mode: Any) -> None: ...
+    def set_latency_timer(self, latency: int) -> None: ...
+    def read_data_set_chunksize(self, chunksize: int) -> None: ...
+    def write_data_set_chunksize(self, chunksize: int) -> None: ...
+    def purge_buffers(self) -> None: ...
+    def read_data(self, size: int) -> bytes: ...
+    def write_data(self, data: bytes) -> int: ...
+    def close(self) -> None: ...
+
+
+def serial_from_url(url: str) -> str:
+    """``usb://DTB_WS6MP2`` -> ``DTB_WS6MP2`` (TransportError if it is not a DTB name)."""
+    serial = url.split("://", 1)[1].strip("/") if "://" in url else ""
+    if not serial.startswith("DTB_") or "/" in serial or ":" in serial:
+        raise TransportError(f"{url}: expected usb://DTB_<serial>, e.g. usb://DTB_WS6MP2")
+    return serial
+
+
+def _new_ftdi() -> FtdiDevice:
+    try:
+        from pyftdi.ftdi import Ftdi
+    except ImportError:
+        raise TransportError(
+            'usb:// needs pyftdi, which is not installed: pip install "pixcal[usb]"'
+        ) from None
+    return Ftdi()
+
+
+class UsbTransport:
+    """An opened FT232H in synchronous FIFO mode."""
+
+    def __init__(self, ftdi: FtdiDevice, name: str):
+        self._ftdi: FtdiDevice | None = ftdi
+        self.name = name
+        self._rx = ReceiveBuffer(self._fetch, name)
+
+    @classmethod
+    def open(cls, url: str, factory: Any = _new_ftdi) -> UsbTransport:
+        """Open ``usb://DTB_...`` and switch it to synchronous FIFO mode.
+
+        ``factory()`` returns an unopened ``pyftdi.ftdi.Ftdi`` (tests pass a fake).
+        """
+        serial = serial_from_url(url)
+        ftdi = factory()
+        try:
+            ftdi.open_from_url(f"ftdi://{FTDI_VID:#06x}:{FT232H_PID:#06x}:{serial}/1")
+            # pyftdi wants its BitMode enum (SYNCFF == 0x40); a fake may take the plain number
+            mode = getattr(getattr(type(ftdi), "BitMode", None), "SYNCFF", SYNC_FIFO_MODE)
+            ftdi.set_bitmode(BITMASK_ALL, mode)
+            ftdi.set_latency_timer(LATENCY_MS)
+            ftdi.read_data_set_chunksize(CHUNK_SIZE)
+            ftdi.write_data_set_chunksize(CHUNK_SIZE)
+            ftdi.purge_buffers()
+        except TransportError:
+            raise
+        except Exception as exc:  # pyftdi raises USBError, FtdiError, ValueError, ...
+            ftdi.close()
+            raise TransportError(f"{url}: cannot open the DTB ({exc})") from None
+        return cls(ftdi, url)
+
+    def _live(self) -> FtdiDevice:
+        if self._ftdi is None:
+            raise TransportError(f"{self.name}: transport is closed")
+        return self._ftdi
+
+    def _fetch(self, max_bytes: int, timeout: float) -> bytes:
+        ftdi = self._live()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                data = ftdi.read_data(max_bytes)
+            except Exception as exc:
+                raise TransportError(f"{self.name}: USB read failed ({exc})") from None
+            if data or time.monotonic() >= deadline:
+                return bytes(data)
+            time.sleep(POLL_S)
+
+    def write(self, data: bytes) -> None:
+        """Send all of ``data``."""
+        ftdi = self._live()
+        view = memoryview(data)
+        try:
+            while view:
+                sent = ftdi.write_data(bytes(view))
+                if sent <= 0:
+                    raise TransportError(f"{self.name}: USB write accepted no bytes")
+                view = view[sent:]
+        except TransportError:
+            raise
+        except Exception as exc:
+            raise TransportError(f"{self.name}: USB write failed ({exc})") from None
+
+    def read(self, n: int, timeout: float) -> bytes:
+        """Exactly ``n`` bytes within ``timeout`` seconds (see :class:`hal.transport.Transport`)."""
+        return self._rx.read(n, timeout)
+
+    def purge(self) -> None:
+        """Purge the FTDI RX/TX buffers and the local buffer."""
+        self._rx.clear()
+        try:
+            self._live().purge_buffers()
+        except Exception as exc:
+            raise TransportError(f"{self.name}: USB purge failed ({exc})") from None
+
+    def close(self) -> None:
+        """Close the device (idempotent)."""
+        if self._ftdi is not None:
+            self._ftdi.close()
+            self._ftdi = None
