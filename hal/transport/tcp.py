@@ -6,6 +6,7 @@ times faster for bulk DAQ reads (bench/rpc.py), so this is the implementation ``
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from urllib.parse import urlsplit
 
@@ -96,3 +97,13 @@ class SocketTransport:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` binds/points to this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

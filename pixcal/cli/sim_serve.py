@@ -1,0 +1,44 @@
+"""``pixcal sim serve``: a simulated board over TCP or a pseudo-terminal."""
+
+from __future__ import annotations
+
+import click
+
+from hal.transport.tcp import is_loopback
+
+
+@click.command()
+@click.argument("address", default="sim://module")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", "-p", default=7000, show_default=True, help="TCP port (0: any free).")
+@click.option("--pty", "use_pty", is_flag=True, help="Serve on a pseudo-terminal instead.")
+def serve(address: str, host: str, port: int, use_pty: bool) -> None:
+    """Serve the simulated board ADDRESS (e.g. sim://module?seed=7) until Ctrl-C.
+
+    Prints where it listens on stdout: socket://HOST:PORT, or the pty device path. Connect
+    with any pixcal command's --target, e.g. pixcal board info --target socket://127.0.0.1:7000.
+    """
+    from pixcal.errors import UserError
+    from simulators.boards import simulated_board
+    from simulators.servers import PtyServer, TcpServer
+
+    try:
+        target = simulated_board(address)
+    except (ValueError, KeyError, OSError) as exc:
+        raise UserError(f"{address}: {exc}") from None
+    if use_pty:
+        server: PtyServer | TcpServer = PtyServer(target)
+    else:
+        if not is_loopback(host):
+            click.echo(
+                f"warning: listening on {host}; the DTB protocol has no authentication", err=True
+            )
+        server = TcpServer(target, host, port)
+    click.echo(f"serving {address} on {server.url} (Ctrl-C stops)", err=True)
+    click.echo(server.url)  # stdout: just the address, for scripts
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
