@@ -1,0 +1,1 @@
+"""Pure analysis functions (numpy in, numpy out, no I/O), testable on arrays alone."""

@@ -1,0 +1,74 @@
+"""What every procedure shares: its parameter model, its result, and the context it runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from pixcal.store import Dataset
+
+
+class Params(BaseModel):
+    """Base of every procedure's parameters: unknown fields are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProcedureFailed(Exception):
+    """A procedure could not do its job; the message says why (the step is marked failed)."""
+
+
+@dataclass
+class StepResult:
+    """What a procedure hands back: figures a person reads, arrays, and problems found."""
+
+    summary: dict[str, Any] = field(default_factory=dict)
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+class Progress(Protocol):
+    """Progress reporting of one step (the runner draws it with rich)."""
+
+    def start(self, total: float, unit: str, description: str = "") -> None: ...
+
+    def advance(self, amount: float = 1) -> None: ...
+
+
+class NullProgress:
+    """Progress sink that shows nothing (tests, library use)."""
+
+    def start(self, total: float, unit: str, description: str = "") -> None:
+        pass
+
+    def advance(self, amount: float = 1) -> None:
+        pass
+
+
+@dataclass
+class StepContext:
+    """What a running procedure may use.
+
+    Attributes
+    ----------
+    api : hal.api.Measurement - the measurement level (maps, scans, currents, programming).
+    progress : where to report progress.
+    log : callable taking one message line (shown to the operator and kept in the summary).
+    """
+
+    api: Any
+    progress: Progress = field(default_factory=NullProgress)
+    log: Callable[[str], None] = print
+
+
+class Procedure(Protocol):
+    """A procedure: a name, a documented ``Params`` model, a progress unit and ``run``."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[Params]]
+    unit: ClassVar[str]
+
+    def run(self, ctx: StepContext, params: Any) -> StepResult: ...
