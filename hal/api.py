@@ -1,0 +1,272 @@
+"""The measurement level procedures use: maps and scans for all ROCs at once.
+
+:class:`Measurement` plans the NIOS ``Loop*`` calls like pXar does (one multi-ROC all-pixel
+loop when every pixel is tested, one one-pixel loop per pixel otherwise), uploads the trim
+tables, runs the loop, drains and decodes the DAQ whenever the loop pauses at 85 % fill,
+checks that every channel delivered exactly one clean event per trigger in the documented loop
+order, and retries the whole measurement a bounded number of times before failing with a
+:class:`hal.errors.DataError` that says what was wrong. Results are :class:`hal.scan.ScanData`
+arrays ``[roc, pixel, dac point...]`` (``as_map`` gives ``[roc, col, row, ...]``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hal import chips, program
+from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
+from hal.daqrun import DaqRun
+from hal.decoder import Decoded, DecoderStats
+from hal.dtb import Board, LoopFlag
+from hal.dut import NIOS_MASKED, Dut
+from hal.errors import DataError
+from hal.scan import ScanAccumulator, ScanData, threshold
+
+log = logging.getLogger(__name__)
+
+ALL_PIXELS = np.stack(np.divmod(np.arange(ROC_NUMCOLS * ROC_NUMROWS), ROC_NUMROWS), axis=1)
+MAX_LOOP_CALLS = 100_000  # a loop that keeps pausing this often is broken
+#: loop flags only the host interprets; the firmware is not told about them
+HOST_FLAGS = LoopFlag.CHECK_ORDER | LoopFlag.RISING_EDGE | LoopFlag.FORCE_MASKED | LoopFlag.NOSORT
+
+ProgressHook = Callable[[int, int], None]
+
+
+@dataclass
+class Burst:
+    """Result of a pattern-generator burst: events per channel and the decoder counters."""
+
+    n_triggers: int
+    events: list[int]
+    stats: DecoderStats
+    readback: dict[int, list[int]]
+
+    @property
+    def clean(self) -> bool:
+        """Every channel delivered exactly one event per trigger and nothing was wrong."""
+        return all(n == self.n_triggers for n in self.events) and not self.stats.errors()
+
+
+class Measurement:
+    """Maps and scans on a programmed DUT.
+
+    Parameters
+    ----------
+    board : the board, connected and compatible.
+    dut : what is connected; :meth:`set_dac` and friends keep it up to date.
+    retries : how often a measurement is repeated when the data are not clean.
+    progress : optional hook ``(points done, points total)`` called while a loop runs.
+    """
+
+    def __init__(self, board: Board, dut: Dut, retries: int = 3,
+                 progress: ProgressHook | None = None):
+        self.board = board
+        self.dut = dut
+        self.retries = retries
+        self.progress = progress
+
+    # ------------------------------------------------------------------ setup and programming
+    def setup(self) -> None:
+        """Board settings and deserializer for this DUT (no power yet)."""
+        program.setup_board(self.board, self.dut)
+
+    def power_on(self) -> None:
+        """Power on, program TBM and ROCs, select the deserializer."""
+        program.power_on(self.board, self.dut)
+        program.program_tbm(self.board, self.dut)
+        program.program_rocs(self.board, self.dut)
+        program.select_deserializer(self.board, self.dut)
+        self.board.flush()
+
+    def power_off(self) -> None:
+        program.safe_off(self.board)
+
+    def wait(self, seconds: float) -> None:
+        """Let the hardware settle for ``seconds`` (the board waits, in order)."""
+        program.board_wait(self.board, seconds)
+
+    def set_dac(self, name: str | int, value: int | Sequence[int],
+                rocs: Sequence[int] | None = None) -> None:
+        """Write a DAC on some ROCs (all by default); ``value`` may be one value per ROC."""
+        table = chips.roc_dacs()
+        reg = table.lookup(name)
+        targets = list(range(self.dut.n_rocs)) if rocs is None else list(rocs)
+        values = np.broadcast_to(np.asarray(value), (len(targets),))
+        for roc, v in zip(targets, values, strict=True):
+            program.write_dac(self.board, self.dut, roc, reg.id, table.check(reg.id, int(v)))
+        self.board.flush()
+
+    def dac(self, name: str, roc: int) -> int:
+        return self.dut.dac(name, roc)
+
+    def set_tbm(self, core: int, name: str, value: int) -> None:
+        """Write one TBM register of one core (0 = alpha of the first TBM, 1 = beta, ...)."""
+        table = chips.tbm_registers()
+        reg = table.lookup(name)
+        value = table.check(reg.id, value)
+        self.board.tbm.set_hub(self.dut.hub_ids[core // 2])
+        self.board.tbm.set(core % 2, reg.id, value)
+        if reg.id != 0x04:  # the action register stores nothing
+            self.dut.tbm_regs[core, reg.id] = value
+        self.board.flush()
+
+    def currents(self) -> tuple[float, float]:
+        """Analog and digital supply currents (A)."""
+        return self.board.power.ia_a(), self.board.power.id_a()
+
+    def reprogram(self, rocs: Sequence[int] | None = None) -> None:
+        """Write every DAC again (e.g. after an SEU), mask all, clear calibrate bits."""
+        program.program_rocs(self.board, self.dut, None if rocs is None else list(rocs))
+
+    # ------------------------------------------------------------------ loop measurements
+    def efficiency_map(self, ntrig: int, flags: int = 0, pixels: np.ndarray | None = None,
+                       rocs: Sequence[int] | None = None, masked: bool = False) -> ScanData:
+        """Hits per pulsed pixel (``ntrig`` triggers each) for all enabled ROCs.
+
+        masked : keep every pixel masked while it is pulsed (the mask test).
+        """
+        return self._measure(ntrig, flags, pixels, rocs, (), masked=masked)
+
+    def dac_scan(self, dac: str, low: int, high: int, ntrig: int, step: int = 1,
+                 flags: int = 0, pixels: np.ndarray | None = None,
+                 rocs: Sequence[int] | None = None) -> ScanData:
+        """Responses per pixel and DAC value (``low..high`` by ``step``)."""
+        return self._measure(ntrig, flags, pixels, rocs, ((dac, low, high, step),))
+
+    def dac_dac_scan(self, dac1: str, low1: int, high1: int, dac2: str, low2: int, high2: int,
+                     ntrig: int, step1: int = 1, step2: int = 1, flags: int = 0,
+                     pixels: np.ndarray | None = None,
+                     rocs: Sequence[int] | None = None) -> ScanData:
+        """Responses per pixel over a DAC1 (outer) x DAC2 (inner) grid."""
+        scans = ((dac1, low1, high1, step1), (dac2, low2, high2, step2))
+        return self._measure(ntrig, flags, pixels, rocs, scans)
+
+    def threshold_map(self, dac: str, low: int, high: int, ntrig: int, step: int = 1,
+                      level: float = 0.5, flags: int = 0, pixels: np.ndarray | None = None,
+                      rocs: Sequence[int] | None = None) -> tuple[np.ndarray, ScanData]:
+        """The DAC value where each pixel crosses ``level`` (rising edge with
+        LoopFlag.RISING_EDGE, else falling), with the scan it came from."""
+        data = self.dac_scan(dac, low, high, ntrig, step, flags, pixels, rocs)
+        rising = bool(flags & LoopFlag.RISING_EDGE)
+        return threshold(data.responses, data.values[0], ntrig, level, rising), data
+
+    # ------------------------------------------------------------------ PG bursts
+    def trigger_burst(self, n_triggers: int, period_clk: int) -> Burst:
+        """Run the pattern generator ``n_triggers`` times and decode what comes back
+        (no retries: this is how link quality is measured)."""
+        run = DaqRun(self.board, self.dut, _discard)
+        try:
+            self.board.pg.triggers(n_triggers, period_clk)
+            run.finish()
+        except BaseException:
+            run.close()
+            raise
+        return Burst(n_triggers, [int(n) for n in run.n_events], run.stats, run.readback())
+
+    # ------------------------------------------------------------------ machinery
+    def _rocs(self, rocs: Sequence[int] | None) -> list[int]:
+        if rocs is None:
+            return [int(r) for r in np.flatnonzero(self.dut.enabled)]
+        return [int(r) for r in rocs]
+
+    def _measure(self, ntrig: int, flags: int, pixels: np.ndarray | None,
+                 rocs: Sequence[int] | None, scans: tuple, masked: bool = False) -> ScanData:
+        roc_list = self._rocs(rocs)
+        pix = ALL_PIXELS if pixels is None else np.asarray(pixels, np.int64).reshape(-1, 2)
+        table = chips.roc_dacs()
+        names = tuple(table.lookup(s[0]).name for s in scans)
+        values = tuple(np.arange(lo, hi + 1, st, dtype=np.int64) for _, lo, hi, st in scans)
+        problems: list[str] = []
+        for attempt in range(1 + self.retries):
+            acc = ScanAccumulator(self.dut.n_rocs, roc_list, pix, names, values, ntrig)
+            stats, problem = self._attempt(acc, roc_list, pixels is None, scans, ntrig,
+                                           flags, masked)
+            if problem is None:
+                return acc.result(stats)
+            problems.append(problem)
+            log.warning("measurement attempt %d: %s", attempt + 1, problem)
+        raise DataError(f"no clean data after {1 + self.retries} attempts: {problems[-1]}")
+
+    def _attempt(self, acc: ScanAccumulator, rocs: list[int], all_pixels: bool, scans: tuple,
+                 ntrig: int, flags: int, masked: bool) -> tuple[DecoderStats, str | None]:
+        board = self.board
+        board.loops.interrupt_reset()
+        board.loops.set_i2c_addresses([self.dut.i2c[r] for r in rocs])
+        for r in rocs:
+            trims = (np.full(ROC_NUMCOLS * ROC_NUMROWS, NIOS_MASKED, np.uint8) if masked
+                     else self.dut.nios_trims(r))
+            board.loops.set_trim_values(self.dut.i2c[r], trims)
+        fw_flags = int(flags) & ~int(HOST_FLAGS)
+        scan_args = _scan_kwargs(scans)
+        i2c = [self.dut.i2c[r] for r in rocs]
+        run = DaqRun(board, self.dut, acc)
+        try:
+            targets = [None] if all_pixels else [tuple(int(x) for x in p) for p in acc.pixels]
+            for pixel in targets:
+                self._loop(run, acc, i2c, ntrig, fw_flags, scan_args, pixel)
+            run.finish()
+        except BaseException:
+            run.close()
+            raise
+        self._restore_scanned(scans, rocs)
+        return run.stats, _problem(run, acc)
+
+    def _loop(self, run: DaqRun, acc: ScanAccumulator, i2c: list[int], ntrig: int, flags: int,
+              scan_args: dict, pixel: tuple[int, int] | None) -> None:
+        loops = self.board.loops
+        call = {0: loops.calibrate, 1: loops.dac_scan, 2: loops.dac_dac_scan}[len(acc.dacs)]
+        for _ in range(MAX_LOOP_CALLS):
+            done = call(i2c, ntrig, flags, pixel=pixel, **scan_args)
+            run.drain()
+            if self.progress is not None:
+                self.progress(int(run.n_events.min()) // ntrig, acc.n_points)
+            if done:
+                return
+        raise DataError(f"loop did not finish after {MAX_LOOP_CALLS} calls")
+
+    def _restore_scanned(self, scans: tuple, rocs: list[int]) -> None:
+        """The firmware leaves scanned DACs at their last value: write the configured ones."""
+        table = chips.roc_dacs()
+        for dac, *_ in scans:
+            reg = table.lookup(dac).id
+            for roc in rocs:
+                program.write_dac(self.board, self.dut, roc, reg, int(self.dut.dacs[roc, reg]))
+        if scans:
+            self.board.flush()
+
+
+def _discard(pos: int, first: int, decoded: Decoded) -> None:
+    """A DaqRun sink for bursts: only the counters matter."""
+
+
+def _scan_kwargs(scans: tuple) -> dict:
+    if len(scans) == 1:
+        (dac, lo, hi, st), = scans
+        return {"dac": dac, "low": lo, "high": hi, "step": st}
+    if len(scans) == 2:
+        (d1, lo1, hi1, s1), (d2, lo2, hi2, s2) = scans
+        return {"dac1": d1, "low1": lo1, "high1": hi1, "step1": s1,
+                "dac2": d2, "low2": lo2, "high2": hi2, "step2": s2}
+    return {}
+
+
+def _problem(run: DaqRun, acc: ScanAccumulator) -> str | None:
+    """Why the data of a measurement cannot be used, or None if they are clean."""
+    expected = acc.expected_events
+    for ch, n in zip(run.channels, run.n_events, strict=True):
+        if n != expected:
+            return f"DAQ channel {ch.daq}: {n} events, expected {expected}"
+    errors = run.stats.errors()
+    if errors:
+        return "decoder errors: " + ", ".join(f"{k} {v}" for k, v in errors.items())
+    if acc.invalid_events:
+        return f"{acc.invalid_events} events dropped by the decoder"
+    if len(set(acc.first_numbers.values())) > 1:
+        return f"TBM event numbers differ between channels: {acc.first_numbers}"
+    if run.status:
+        return f"DAQ status {run.status!r}"
+    return None

@@ -1,0 +1,143 @@
+"""Results of loop measurements: per ROC, per pulsed pixel, per DAC point.
+
+A loop pulses pixels one after another (every enabled ROC pulses the same pixel at the same
+time), scans zero, one or two DACs per pixel and sends ``ntrig`` triggers per point; the
+firmware delivers exactly one event per trigger in that order (reference/dtb.md §2.10). So the
+position of an event in its channel's stream says which pixel and DAC point it belongs to, and
+every hit of ROC r in that event is that pixel's response: ``hits`` counts the responses that
+carry the pulsed pixel's own address, ``misaddressed`` those that carry another address (pXar's
+address test, FLAG_CHECK_ORDER). Pulse heights are accumulated over all responses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hal.chips import ROC_NUMCOLS, ROC_NUMPIXELS, ROC_NUMROWS
+from hal.decoder import Decoded, DecoderStats
+
+
+@dataclass
+class ScanData:
+    """Counts of one measurement.
+
+    Attributes
+    ----------
+    pixels : int [n_pix, 2] pulsed (col, row), in loop order
+    dacs : names of the scanned DACs (0, 1 or 2; the first is the outer loop)
+    values : one int array of scanned values per DAC
+    ntrig : triggers per point
+    hits, misaddressed : int32 [n_rocs, n_pix, *n_values]
+    ph_sum, ph_sq : float64 [n_rocs, n_pix, *n_values] sums of PH and PH^2 over all responses
+    stats : decoder counters of the whole measurement
+    """
+
+    pixels: np.ndarray
+    dacs: tuple[str, ...]
+    values: tuple[np.ndarray, ...]
+    ntrig: int
+    hits: np.ndarray
+    misaddressed: np.ndarray
+    ph_sum: np.ndarray
+    ph_sq: np.ndarray
+    stats: DecoderStats = field(default_factory=DecoderStats)
+
+    @property
+    def responses(self) -> np.ndarray:
+        """All responses of the pulsed pixel (right or wrong address)."""
+        return self.hits + self.misaddressed
+
+    @property
+    def ph_mean(self) -> np.ndarray:
+        """Mean pulse height per pixel and point (NaN where nothing was seen)."""
+        n = self.responses
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, self.ph_sum / np.maximum(n, 1), np.nan)
+
+    @property
+    def ph_std(self) -> np.ndarray:
+        n = self.responses
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.ph_sum / np.maximum(n, 1)
+            var = np.maximum(self.ph_sq / np.maximum(n, 1) - mean**2, 0.0)
+        return np.where(n > 0, np.sqrt(var), np.nan)
+
+    @property
+    def all_pixels(self) -> bool:
+        return len(self.pixels) == ROC_NUMPIXELS
+
+    def as_map(self, values: np.ndarray) -> np.ndarray:
+        """Reshape ``[n_rocs, 4160, ...]`` to ``[n_rocs, 52, 80, ...]`` (all-pixel loops only)."""
+        if not self.all_pixels:
+            raise ValueError("as_map needs a loop over all pixels")
+        return values.reshape(values.shape[0], ROC_NUMCOLS, ROC_NUMROWS, *values.shape[2:])
+
+
+class ScanAccumulator:
+    """Turns decoded events of a loop into :class:`ScanData` counts (the DaqRun sink)."""
+
+    def __init__(self, n_rocs: int, rocs: list[int], pixels: np.ndarray, dacs: tuple[str, ...],
+                 values: tuple[np.ndarray, ...], ntrig: int):
+        self.pixels = np.asarray(pixels, np.int64).reshape(-1, 2)
+        self.dacs, self.values, self.ntrig = dacs, values, ntrig
+        self.shape_pts = tuple(len(v) for v in values)
+        self.n_pts = int(np.prod(self.shape_pts)) if values else 1
+        self.n_points = len(self.pixels) * self.n_pts
+        self.in_loop = np.zeros(max(n_rocs, 256), bool)
+        self.in_loop[rocs] = True
+        shape = (n_rocs, len(self.pixels) * self.n_pts)
+        self.hits = np.zeros(shape, np.int32)
+        self.misaddressed = np.zeros(shape, np.int32)
+        self.ph_sum = np.zeros(shape, np.float64)
+        self.ph_sq = np.zeros(shape, np.float64)
+        self.first_numbers: dict[int, int] = {}
+        self.invalid_events = 0
+
+    @property
+    def expected_events(self) -> int:
+        return self.n_points * self.ntrig
+
+    def __call__(self, pos: int, first: int, decoded: Decoded) -> None:
+        ev = decoded.events
+        if first == 0 and len(ev):
+            self.first_numbers[pos] = int(ev["number"][0])
+        self.invalid_events += int(np.count_nonzero(~ev["valid"]))
+        h = decoded.hits
+        if len(h) == 0:
+            return
+        point = (first + h["event"]) // self.ntrig
+        roc = h["roc"].astype(np.int64)
+        keep = (point < self.n_points) & self.in_loop[roc]
+        point, roc, h = point[keep], roc[keep], h[keep]
+        pix = point // self.n_pts
+        correct = (h["col"] == self.pixels[pix, 0]) & (h["row"] == self.pixels[pix, 1])
+        np.add.at(self.hits, (roc[correct], point[correct]), 1)
+        np.add.at(self.misaddressed, (roc[~correct], point[~correct]), 1)
+        ph = h["ph"].astype(np.float64)
+        np.add.at(self.ph_sum, (roc, point), ph)
+        np.add.at(self.ph_sq, (roc, point), ph * ph)
+
+    def result(self, stats: DecoderStats) -> ScanData:
+        shape = (self.hits.shape[0], len(self.pixels), *self.shape_pts)
+        return ScanData(
+            self.pixels, self.dacs, self.values, self.ntrig,
+            self.hits.reshape(shape), self.misaddressed.reshape(shape),
+            self.ph_sum.reshape(shape), self.ph_sq.reshape(shape), stats,
+        )
+
+
+def threshold(hits: np.ndarray, values: np.ndarray, ntrig: int, level: float = 0.5,
+              rising: bool = True) -> np.ndarray:
+    """DAC value where a pixel's efficiency crosses ``level`` (last axis = the scanned values).
+
+    rising : the lowest scanned value at which hits >= ceil(level * ntrig) (efficiency rises
+        with the DAC, e.g. Vcal); otherwise the highest such value (efficiency falls above it).
+    Returns float, NaN where the level is never reached.
+    """
+    need = int(np.ceil(level * ntrig - 1e-9))
+    ok = hits >= max(need, 1)
+    idx = np.argmax(ok, axis=-1) if rising else ok.shape[-1] - 1 - np.argmax(ok[..., ::-1], axis=-1)
+    out = np.asarray(values, float)[idx]
+    return np.where(ok.any(axis=-1), out, np.nan)
