@@ -177,12 +177,18 @@ def _vector_bytes(sig: Signature, index: int, p: Param, value: Any) -> bytes:
         if len(raw) > MAX_STRING_IN:
             raise RpcError(f"{sig.name_sig}: argument {index + 1}: string longer than 255 bytes")
         return raw
-    arr = np.asarray(value)
-    if arr.ndim != 1:
-        arr = arr.reshape(-1)
-    if arr.size and p.type != "b":
+    if isinstance(value, np.ndarray):
+        arr = value.reshape(-1)
+        ok = arr.dtype.kind in "iub"
+        lo_v, hi_v = (int(arr.min()), int(arr.max())) if arr.size and ok else (0, 0)
+    else:  # a sequence of Python ints (may exceed int64 for 'L')
+        ints = [int(v) for v in value]
+        ok = all(int(v) == v for v in value)
+        lo_v, hi_v = (min(ints), max(ints)) if ints else (0, 0)
+        arr = np.array(ints, dtype=object) if ints else np.zeros(0, p.dtype)
+    if p.type != "b":
         lo, hi = _TYPES[p.type][2]  # type: ignore[misc]
-        if arr.dtype.kind not in "iub" or int(arr.min()) < lo or int(arr.max()) > hi:
+        if not ok or lo_v < lo or hi_v > hi:
             raise RegisterRangeError(
                 f"{sig.name_sig}: argument {index + 1}: values outside {lo}..{hi}"
             )

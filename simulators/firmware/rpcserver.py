@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from hal.errors import RpcError
 from hal.rpc import (
     CMD,
@@ -180,3 +182,44 @@ class RpcServer:
             out.append(reply)
         if self._account is not None:
             self._account(sig.name_sig, req_size, len(reply))
+
+
+class RecordingHandler:
+    """A stand-in board for protocol tests: implements every function of ``names``, records
+    each call as ``(name_sig, inputs)`` in :attr:`calls` and answers neutral outputs (0/False,
+    in/out scalars echoed, empty vectors and strings) unless ``overrides[name_sig]`` is given
+    (called with the inputs, its result returned)."""
+
+    def __init__(
+        self,
+        overrides: dict[str, Callable[..., Any]] | None = None,
+        names: Sequence[str] = NAMES,
+    ):
+        self.overrides = dict(overrides or {})
+        self.names = tuple(names)
+        self.calls: list[tuple[str, list[Any]]] = []
+
+    def rpc_functions(self) -> dict[str, Callable[..., Any]]:
+        service = {"GetRpcVersion$S", "GetRpcCallId$i3c", "GetRpcCallCount$i",
+                   "GetRpcCallName$bi4c", "GetRpcCallHash$I", "GetRpcTimestamp$v4c"}
+        return {n: self._function(n) for n in self.names if n not in service or n in
+                self.overrides}
+
+    def _function(self, name_sig: str) -> Callable[..., Any]:
+        sig = signature(name_sig)
+        override = self.overrides.get(name_sig)
+
+        def call(*inputs: Any) -> Any:
+            self.calls.append((name_sig, list(inputs)))
+            if override is not None:
+                return override(*inputs)
+            outs: list[Any] = [] if sig.ret == "v" else [False if sig.ret == "b" else 0]
+            outs += [v for p, v in zip(sig.inputs, inputs, strict=True) if p.kind == "inout"]
+            outs += ["" if p.kind == "str_out" else np.zeros(0, p.dtype) for p in sig.data_out]
+            return tuple(outs) if outs else None
+
+        return call
+
+    def named(self, name: str) -> list[list[Any]]:
+        """Inputs of every recorded call whose name (without signature) is ``name``."""
+        return [inputs for n, inputs in self.calls if n.split("$")[0] == name]
