@@ -50,8 +50,3 @@ def per_roc_counts(alive: np.ndarray, mask: np.ndarray, address: np.ndarray, ntr
         "mask_defects": np.sum(mask == MASK_DEFECT, axis=axes).tolist(),
         "address_defects": np.sum(address == ADDRESS_WRONG, axis=axes).tolist(),
     }
-
-
-def pixel_list(flags: np.ndarray) -> list[list[int]]:
-    """``[[roc, col, row], ...]`` of the pixels where ``flags`` is true."""
-    return np.argwhere(flags).tolist()

@@ -28,6 +28,7 @@ class StepResult:
     summary: dict[str, Any] = field(default_factory=dict)
     datasets: dict[str, Dataset] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    decoder: dict[str, int] = field(default_factory=dict)
 
 
 class Progress(Protocol):

@@ -1,0 +1,244 @@
+"""Pretest: bring a fresh module to a working point (reference/pxar.md §5.1).
+
+1. **Program check** - every ROC's Vana at 0, then each ROC's Vana restored alone: a ROC whose
+   analog current does not rise by ``program_min_delta_ma`` cannot be programmed. It is
+   reported and left out of the later steps; the other ROCs go on.
+2. **Vana** - each programmable ROC alone (the others at Vana 0) is walked to
+   ``target_ia_ma`` with pXar's step model (``vana_slope`` DAC per mA), the other ROCs' share
+   of the Vana-0 current taken as ``(n - 1)/n`` of the total.
+3. **TBM phases** (modules) - every (160 MHz, 400 MHz) phase pair is tried with bursts of
+   ``timing_triggers`` triggers; a pair is good when every burst is decoded with zero errors
+   and exactly one event per trigger on every channel. The chosen pair is the centre of the
+   largest good region (periodic grid), verified with ``timing_verify_loops`` more bursts.
+4. **Working pixel and VthrComp/CalDel** - the CalDel x VthrComp efficiency scan of one pixel
+   per ROC at ``vcal``; the first candidate pixel whose tornado has a CalDel window wider than
+   ``min_caldel_width`` at VthrComp = top - 50 on every programmable ROC is used, and each
+   ROC gets VthrComp = bottom + ``delta_vthrcomp`` and CalDel = the window's ``frac_caldel``
+   point there.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from pixcal.analysis import regions, tornado
+from pixcal.procedures.base import Params, ProcedureFailed, StepContext, StepResult
+from pixcal.store import Dataset
+
+CANDIDATE_PIXELS = ((12, 22), (5, 5), (15, 26), (20, 32), (25, 36), (30, 42), (35, 50),
+                    (40, 60), (45, 70), (50, 75))
+N_PHASES = 8
+TOP_MARGIN = 50
+
+
+class PretestParams(Params):
+    """Parameters of the pretest (defaults: pXar's testParameters.dat)."""
+
+    target_ia_ma: float = Field(24.0, gt=0, le=60, description="analog current per ROC (mA)")
+    ia_tolerance_ma: float = Field(0.25, gt=0, le=5, description="Vana convergence (mA)")
+    vana_slope: float = Field(6.0, gt=0, le=50, description="Vana DAC steps per mA")
+    vana_iterations: int = Field(11, ge=1, le=50)
+    program_min_delta_ma: float = Field(5.0, gt=0, le=50,
+                                        description="minimum Ia change of a programmable ROC")
+    settle_s: float = Field(0.1, ge=0, le=5, description="wait before each current reading")
+    find_timing: bool = Field(True, description="scan the TBM phases (modules only)")
+    timing_triggers: int = Field(100, ge=1, le=100_000, description="triggers per burst")
+    timing_period_clk: int = Field(400, ge=50, le=65535, description="burst period (40 MHz)")
+    timing_loops: int = Field(3, ge=1, le=100, description="bursts per phase setting")
+    timing_verify_loops: int = Field(20, ge=0, le=1000)
+    pixels: list[tuple[int, int]] = Field(default=list(CANDIDATE_PIXELS),
+                                          description="working-pixel candidates (col, row)")
+    vcal: int = Field(250, ge=0, le=255)
+    ntrig: int = Field(5, ge=1, le=100)
+    scan_step: int = Field(2, ge=1, le=16, description="CalDel and VthrComp step of the scan")
+    delta_vthrcomp: int = Field(80, ge=-255, le=255)
+    frac_caldel: float = Field(0.5, ge=0, le=1)
+    min_caldel_width: int = Field(30, ge=1, le=255)
+
+
+class Pretest:
+    """Program check, Vana, TBM phases, working pixel, VthrComp/CalDel."""
+
+    name: ClassVar[str] = "pretest"
+    Params: ClassVar[type[Params]] = PretestParams
+    unit: ClassVar[str] = "checks"
+
+    def run(self, ctx: StepContext, params: PretestParams) -> StepResult:
+        api = ctx.api
+        n = api.dut.n_rocs
+        timing = params.find_timing and api.dut.has_tbm
+        ctx.progress.start(2 * n + (N_PHASES**2 if timing else 0) + 1, self.unit, "pretest")
+        result = StepResult()
+        delta, ia0, vana_start = program_check(ctx, params)
+        ok = delta >= params.program_min_delta_ma
+        bad = [int(r) for r in np.flatnonzero(~ok)]
+        if bad:
+            result.problems.append(f"ROC(s) {bad} cannot be programmed (Ia change < "
+                                   f"{params.program_min_delta_ma} mA)")
+        if not ok.any():
+            raise ProcedureFailed("no ROC responds to programming (check power, cables, hub id)")
+        ia_roc = set_vana(ctx, params, ok, ia0, vana_start)
+        result.datasets["program_delta_ia"] = Dataset(delta, {"units": "mA"})
+        result.datasets["ia_per_roc"] = Dataset(ia_roc, {"units": "mA"})
+        phases = None
+        if timing:
+            phases, scan = find_phases(ctx, params)
+            result.datasets["tbm_phase_scan"] = Dataset(scan, {
+                "axes": "phase160,phase400", "units": "clean bursts",
+                "bursts": params.timing_loops})
+        pixel, eff, caldel, vthr = find_working_pixel(ctx, params, ok)
+        result.datasets["tornado"] = Dataset(eff, {
+            "axes": "roc,caldel,vthrcomp", "units": "efficiency", "pixel": list(pixel),
+            "caldel": caldel, "vthrcomp": vthr, "vcal": params.vcal})
+        result.problems += set_vthrcomp_caldel(ctx, params, ok, eff, caldel, vthr)
+        ctx.progress.advance(1)
+        result.summary = {
+            "ia_per_roc_ma": np.round(ia_roc, 2).tolist(),
+            "ia_total_ma": round(float(api.currents()[0] * 1000), 1),
+            "vana": [api.dac("vana", r) for r in range(n)],
+            "vthrcomp": [api.dac("vthrcomp", r) for r in range(n)],
+            "caldel": [api.dac("caldel", r) for r in range(n)],
+            "pixel": list(pixel),
+            "unprogrammable_rocs": bad,
+            "tbm_phases": phases,
+            "problems": result.problems,
+        }
+        return result
+
+
+def _ia_ma(ctx: StepContext, settle_s: float) -> float:
+    ctx.api.wait(settle_s)
+    return ctx.api.currents()[0] * 1000.0
+
+
+def program_check(ctx: StepContext, params: PretestParams) -> tuple[np.ndarray, float, list[int]]:
+    """Ia change (mA) of every ROC when its Vana goes from 0 to its configured value, the
+    total Ia with every Vana at 0, and the configured Vana values (left at 0 on the chips)."""
+    api = ctx.api
+    n = api.dut.n_rocs
+    vana = [api.dac("vana", r) for r in range(n)]
+    api.set_dac("vana", 0)
+    ia0 = _ia_ma(ctx, params.settle_s)
+    delta = np.zeros(n)
+    for r in range(n):
+        api.set_dac("vana", vana[r], rocs=[r])
+        delta[r] = _ia_ma(ctx, params.settle_s) - ia0
+        api.set_dac("vana", 0, rocs=[r])
+        ctx.progress.advance(1)
+    return delta, ia0, vana
+
+
+def set_vana(ctx: StepContext, params: PretestParams, ok: np.ndarray, ia0: float,
+             start: list[int]) -> np.ndarray:
+    """Walk each programmable ROC's Vana (from ``start``) to the target current while the
+    others are at 0; then set all. Returns the estimated Ia per ROC (mA)."""
+    api = ctx.api
+    n = api.dut.n_rocs
+    offset = (n - 1) / n * ia0
+    result = np.full(n, np.nan)
+    chosen = list(start)
+    for r in range(n):
+        if not ok[r]:
+            ctx.progress.advance(1)
+            continue
+        vana = int(chosen[r])
+        for _ in range(params.vana_iterations):
+            api.set_dac("vana", vana, rocs=[r])
+            ia = _ia_ma(ctx, params.settle_s) - offset
+            diff = params.target_ia_ma - ia
+            result[r] = ia
+            if abs(diff) <= params.ia_tolerance_ma:
+                break
+            step = int(params.vana_slope * abs(diff)) or 1
+            vana = int(np.clip(vana + np.sign(diff) * step, 0, 255))
+        chosen[r] = vana
+        api.set_dac("vana", 0, rocs=[r])
+        ctx.progress.advance(1)
+    for r in range(n):
+        api.set_dac("vana", int(chosen[r]), rocs=[r])
+    return result
+
+
+def find_phases(ctx: StepContext, params: PretestParams) -> tuple[dict[str, int], np.ndarray]:
+    """Scan the 8 x 8 TBM phase grid; set and verify the centre of the largest good region."""
+    api = ctx.api
+    scan = np.zeros((N_PHASES, N_PHASES), np.int16)
+    for p160 in range(N_PHASES):
+        for p400 in range(N_PHASES):
+            set_phases(api, p160, p400)
+            scan[p160, p400] = sum(
+                api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
+                for _ in range(params.timing_loops)
+            )
+            ctx.progress.advance(1)
+    best = regions.region_centre(scan == params.timing_loops)
+    if best is None:
+        raise ProcedureFailed("no TBM phase setting gives clean data")
+    (p160, p400), depth = best
+    set_phases(api, p160, p400)
+    bad = sum(not api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
+              for _ in range(params.timing_verify_loops))
+    if bad:
+        raise ProcedureFailed(f"TBM phases 160 MHz {p160} / 400 MHz {p400}: "
+                              f"{bad} of {params.timing_verify_loops} verification bursts bad")
+    return {"phase160": p160, "phase400": p400, "margin": depth}, scan
+
+
+def set_phases(api, p160: int, p400: int) -> None:
+    """Write both clock phases into basee of every alpha core, then reset the TBM cores."""
+    n_cores = api.dut.tbm_regs.shape[0]
+    for core in range(0, n_cores, 2):
+        value = int(api.dut.tbm_regs[core, 0x0E]) & 0x03 | p160 << 5 | p400 << 2
+        api.set_tbm(core, "basee", value)
+    for core in range(n_cores):
+        api.set_tbm(core, "base4", 0x10)
+
+
+def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray
+                       ) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
+    """The first candidate pixel with a wide enough CalDel window on every programmable ROC.
+
+    Returns the pixel and its scan: efficiency [n_rocs, n_caldel, n_vthrcomp], CalDel and
+    VthrComp values.
+    """
+    api = ctx.api
+    old_vcal = [api.dac("vcal", r) for r in range(api.dut.n_rocs)]
+    api.set_dac("vcal", params.vcal)
+    try:
+        for pixel in params.pixels:
+            data = api.dac_dac_scan("caldel", 0, 255, "vthrcomp", 0, 255, params.ntrig,
+                                    step1=params.scan_step, step2=params.scan_step,
+                                    pixels=np.array([pixel]))
+            eff = data.responses[:, 0] / params.ntrig
+            caldel, vthr = data.values
+            widths = [tornado.analyse(eff[r], caldel, vthr, -TOP_MARGIN).width
+                      for r in range(api.dut.n_rocs)]
+            if all(w > params.min_caldel_width for w, good in zip(widths, ok, strict=True)
+                   if good):
+                return tuple(pixel), eff, caldel, vthr
+    finally:
+        api.set_dac("vcal", old_vcal)
+    raise ProcedureFailed(f"no working pixel among {len(params.pixels)} candidates")
+
+
+def set_vthrcomp_caldel(ctx: StepContext, params: PretestParams, ok: np.ndarray, eff: np.ndarray,
+                        caldel: np.ndarray, vthr: np.ndarray) -> list[str]:
+    """Per ROC VthrComp = bottom + delta and CalDel in its window, from the tornado; returns
+    the problems found."""
+    api = ctx.api
+    problems = []
+    for r in range(api.dut.n_rocs):
+        if not ok[r]:
+            continue
+        t = tornado.analyse(eff[r], caldel, vthr, params.delta_vthrcomp)
+        point = tornado.working_point(t, params.delta_vthrcomp, params.frac_caldel)
+        if point is None:
+            problems.append(f"ROC {r}: no CalDel window at VthrComp = bottom + "
+                            f"{params.delta_vthrcomp}; DACs unchanged")
+            continue
+        api.set_dac("vthrcomp", point[0], rocs=[r])
+        api.set_dac("caldel", point[1], rocs=[r])
+    return problems
