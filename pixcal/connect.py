@@ -26,15 +26,23 @@ def open_transport(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Transport:
     Raises :class:`hal.errors.TransportError` (or UserError for a bad ``sim://`` address)
     naming the address.
     """
-    if url.strip().lower().startswith("sim://"):
-        from simulators.boards import simulated_board
-
-        try:
-            board = simulated_board(url)
-        except (ValueError, KeyError, OSError) as exc:
-            raise UserError(f"{url}: {exc}") from None
-        return PipeTransport(board.feed, name=url)
+    if _is_sim(url):
+        return PipeTransport(_simulated(url).feed, name=url)
     return open_hal_transport(url, timeout)
+
+
+def _is_sim(url: str) -> bool:
+    return url.strip().lower().startswith("sim://")
+
+
+def _simulated(url: str):
+    """The in-process simulated board (an RpcServer) named by a ``sim://`` address."""
+    from simulators.boards import simulated_board
+
+    try:
+        return simulated_board(url)
+    except (ValueError, KeyError, OSError) as exc:
+        raise UserError(f"{url}: {exc}") from None
 
 
 def open_board(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Board:
@@ -52,3 +60,40 @@ def open_board(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Board:
         transport.close()
         raise type(exc)(f"{url}: {exc}") from None
     return Board(rpc)
+
+
+class Connection:
+    """An open, checked board plus what the run records about it.
+
+    Attributes
+    ----------
+    board : the :class:`hal.dtb.Board`.
+    url : the address it was opened with.
+    sim_seed : the simulated module's seed (None for real hardware).
+    """
+
+    def __init__(self, board: Board, url: str, clock=None, sim_seed: int | None = None):
+        self.board = board
+        self.url = url
+        self._clock = clock
+        self.sim_seed = sim_seed
+
+    def hardware_seconds(self) -> float | None:
+        """Hardware time so far: the emulated clock of a simulated board, None for a real one
+        (whose time is measured by the caller)."""
+        return None if self._clock is None else self._clock.elapsed_s
+
+    def close(self) -> None:
+        self.board.close()
+
+
+def connect(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Connection:
+    """Open and check the board at ``url`` (see :func:`open_board`), keeping for a simulated
+    board its emulated clock and seed for the run record."""
+    if not _is_sim(url):
+        return Connection(open_board(url, timeout), url)
+    server = _simulated(url)
+    rpc = RpcClient(PipeTransport(server.feed, name=url), timeout=timeout)
+    rpc.check_compatibility()
+    sim = server.handler
+    return Connection(Board(rpc), url, clock=sim.clock, sim_seed=int(sim.model.seed))

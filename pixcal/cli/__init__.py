@@ -21,6 +21,10 @@ COMMANDS: dict[str, str] = {
     "board": "pixcal.cli.board:board",
     "config": "pixcal.cli.config:config",
     "decode": "pixcal.cli.decode:decode",
+    "plan": "pixcal.cli.plans:plan",
+    "plans": "pixcal.cli.plans:plans",
+    "run": "pixcal.cli.run:run",
+    "show": "pixcal.cli.show:show",
     "sim": "pixcal.cli.sim:sim",
 }
 
