@@ -41,12 +41,13 @@ class SerialTransport:
         port = self._live()
         port.timeout = timeout
         try:
-            # one byte with the timeout, then whatever else is already waiting (block reads)
+            # one byte with the timeout, then whatever else is already waiting (block reads;
+            # in_waiting is not a byte count for every URL handler, a zero-timeout read is)
             first = port.read(1)
             if not first:
                 return b""
-            waiting = port.in_waiting
-            return first + port.read(min(waiting, max_bytes - 1)) if waiting else first
+            port.timeout = 0
+            return first + port.read(max_bytes - 1)
         except (serial.SerialException, OSError) as exc:
             raise TransportError(f"{self.name}: read failed ({exc})") from None
 
