@@ -11,7 +11,9 @@ Rules (as pXar's splitter and decoder):
 * DESER400: an event runs from a TBM header word ``0xA...`` to the second trailer word
   ``0xC...``. A header before the trailer ends the event with ``stop_marker``; words outside an
   event open one with ``start_marker``; after 40,000 words an event is cut (``overflow``).
-  DESER160: from a word with bit 15 to a word with bit 14, with the same three errors.
+  DESER160: from a word with bit 15 to a word with bit 14 (an end marker always closes the
+  open event; a start marker without end marker inside an event is a ``stop_marker``), with
+  the same three errors.
 * An event is **dropped** (``valid`` False, its hits not returned) on a DESER400 failure (trailer
   bit 12: ``no_data`` / ``idle_data`` / ``code`` / ``frame``), an invalid XOR eye (``xor_eye``),
   PKAM reset with NoTokenPass (``pkam_reset``), NoTokenPass with ROC headers, or without
@@ -20,8 +22,9 @@ Rules (as pXar's splitter and decoder):
 * ``start_marker``, ``stop_marker``, ``overflow``, ``tbm_header``, ``tbm_trailer`` and
   ``event_id`` only count. The TBM event number must advance by one (mod 256); the first event
   and events next to a ResetTBM trailer re-synchronise silently.
-* Invalid pixels are dropped one by one, counted once each (first matching class): PH fill bit,
-  row 80 (buffer corruption), bad address (also a hit before any ROC header), lone hit half.
+* Invalid pixels are dropped one by one, counted once each (first matching class): bad address
+  (also a hit before any ROC header), row 80 (buffer corruption), PH fill bit; a lone hit half
+  counts as ``pixel_incomplete``.
   With ``filler=True`` the TBM09/TBM10 ``0xFFFFFF`` padding hits are skipped (``filler_hits``).
 * Readback: ROC header bit 1 (S) starts a 16-bit word, bit 0 (D) is shifted in MSB first; a word
   is stored when the next S comes exactly 16 headers later, otherwise ``roc_readback`` counts a

@@ -127,14 +127,15 @@ def _split160(words, final, bounds):
     fl = 0
     for i in range(n):
         w = words[i]
-        if s >= 0 and w & 0x8000:  # a new start before the end marker
+        if s >= 0 and (w & df.START_MARKER) and not (w & df.END_MARKER):
+            # a new start before the end marker (an end marker wins: it closes the event)
             bounds[k, 0], bounds[k, 1], bounds[k, 2] = s, i, fl | _E_STOP
             k += 1
             s = -1
         if s < 0:
             s = i
-            fl = 0 if w & 0x8000 else _E_START
-        if w & 0x4000:
+            fl = 0 if w & df.START_MARKER else _E_START
+        if w & df.END_MARKER:
             bounds[k, 0], bounds[k, 1], bounds[k, 2] = s, i + 1, fl
             k += 1
             s = -1
@@ -162,15 +163,15 @@ def _hit(raw, mode, pos, roc_ids, filler, counts, hits, kh, ev):
         col, row, ph, status = _base6(raw ^ _INVERTED)
     else:
         col, row, ph, status = _base6(raw)
-    if status & df.HIT_PH_FILL:
-        counts[_C_FILL] += 1
-        return 0, _E_FILL
+    if status & df.HIT_ADDRESS or pos < 0:  # bad address, or a hit before any ROC header
+        counts[_C_ADDRESS] += 1
+        return 0, _E_ADDRESS
     if status & df.HIT_CORRUPT:
         counts[_C_CORRUPT] += 1
         return 0, _E_CORRUPT
-    if status != 0 or pos < 0:  # bad address, or a hit before the first ROC header
-        counts[_C_ADDRESS] += 1
-        return 0, _E_ADDRESS
+    if status & df.HIT_PH_FILL:
+        counts[_C_FILL] += 1
+        return 0, _E_FILL
     hits[kh].event = ev
     hits[kh].roc = roc_ids[min(pos, roc_ids.shape[0] - 1)]
     hits[kh].col = col

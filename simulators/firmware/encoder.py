@@ -153,8 +153,9 @@ def _assemble400(ch: _Chain, fill: np.ndarray, batch: EventBatch, high: np.ndarr
     e_idx, p_idx = np.nonzero(ch.present)
     roc = ch.rocs[p_idx]
     xor = np.where(f.xor_invalid[e_idx, p_idx], df.XOR_INVALID, batch.xor[e_idx, roc])
+    rb = batch.rb_bits[e_idx, roc].astype(np.uint16)
     out[block_start[e_idx, p_idx]] = (df.ROC_HEADER400 | xor.astype(np.uint16) << df.XOR_SHIFT
-                                      | batch.rb_bits[e_idx, roc] & df.READBACK_MASK)
+                                      | rb & df.READBACK_MASK)
     _put_hits(out, ch, block_start, batch, high, low, df.HIT_LOW)
     # filler hits after the last ROC's hits
     fstart = start + 2 + inner
@@ -179,8 +180,8 @@ def _assemble160(ch: _Chain, fill: np.ndarray, batch: EventBatch, high: np.ndarr
     start, block_start, _, size = _layout_words(ch, 0, silent.astype(np.int64))
     out = np.zeros(int(size.sum()), np.uint16)  # a silent event's one word stays 0x0000
     e_idx, p_idx = np.nonzero(ch.present)
-    out[block_start[e_idx, p_idx]] = df.ROC_HEADER160 | (
-        batch.rb_bits[e_idx, ch.rocs[p_idx]] & df.READBACK_MASK)
+    rb = batch.rb_bits[e_idx, ch.rocs[p_idx]].astype(np.uint16)
+    out[block_start[e_idx, p_idx]] = df.ROC_HEADER160 | (rb & df.READBACK_MASK)
     _put_hits(out, ch, block_start, batch, high, low, 0)
     out[start] |= df.START_MARKER
     has_end = ~ch.faults.no_trailer.astype(bool)
