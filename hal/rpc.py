@@ -43,6 +43,7 @@ from hal.errors import (
     RpcError,
     RpcTimeout,
     TransportError,
+    TransportTimeout,
 )
 from hal.rpc_table import NAMES, RPC_VERSION, table_hash
 from hal.transport import Transport
@@ -55,6 +56,7 @@ LEGACY_DATA = 0xC1  # old data message (channel byte + 16-bit length): drained a
 MAX_SCALARS = 0xFF  # bytes in a command message's parameter block
 MAX_DATA = 0xFFFFFF  # bytes in a data message's payload
 MAX_STRING_IN = 255  # the firmware's string reader counts with 8 bits
+RESYNC_QUIET_S = 0.05  # silence that confirms a resync reply was the last thing in flight
 
 GET_RPC_VERSION = "GetRpcVersion$S"
 GET_RPC_CALL_ID = "GetRpcCallId$i3c"
@@ -569,8 +571,11 @@ class RpcClient:
     def resync(self) -> None:
         """Purge the link and wait for a clean ``GetRpcVersion`` reply (``C0 00 00 02 00 02``).
 
-        Late replies still arriving are skipped. Raises :class:`RpcTimeout` if the board does not
-        answer within the client's timeout (the next call will try again).
+        Late replies still arriving are skipped. The board answers in order, so nothing older
+        can follow the probe's reply - except the identical reply of an earlier ``GetRpcVersion``
+        that timed out; so a match counts only once the link then stays quiet for
+        :data:`RESYNC_QUIET_S`. Raises :class:`RpcTimeout` if the board does not answer within
+        the client's timeout (the next call will try again).
         """
         self._pending.clear()
         self.transport.purge()
@@ -581,7 +586,13 @@ class RpcClient:
         window = b""
         try:
             window = self.transport.read(len(expect), self.timeout)
-            while window != expect:
+            while True:
+                if window == expect:
+                    try:
+                        window = window[1:] + self.transport.read(1, RESYNC_QUIET_S)
+                    except TransportTimeout:
+                        break
+                    continue
                 remaining = max(deadline - time.monotonic(), 0.0)
                 window = window[1:] + self.transport.read(1, remaining)
         except TransportError as exc:

@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import tty
+from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,29 @@ class _ServerThread:
 
     def serve_forever(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def _pump(self, sel: selectors.BaseSelector, receive: Callable[[], bytes | None],
+              send: Callable[[bytes], None]) -> None:
+        """Feed received bytes to the target and send its replies, until :meth:`close` or the
+        peer is gone (``receive`` returns b""; None means "nothing this time")."""
+        dirty = False
+        while not self._closed.is_set():
+            events = sel.select(timeout=IDLE_RESYNC_S if dirty else None)
+            if not events:  # silence after some input: what the DTB's per-byte timeout does
+                _resync(self.target)
+                dirty = False
+                continue
+            if any(key.fileobj == self._wake_r for key, _ in events):
+                return
+            data = receive()
+            if data is None:
+                continue
+            if not data:
+                return
+            dirty = True
+            reply = self.target.feed(data)
+            if reply:
+                send(reply)
 
     def close(self) -> None:
         """Stop serving and release the sockets/fds (idempotent)."""
@@ -145,27 +169,16 @@ class TcpServer(_ServerThread):
         conn.settimeout(WRITE_TIMEOUT_S)
         sel.unregister(self._listener)
         sel.register(conn, selectors.EVENT_READ)
-        dirty = False
+
+        def receive() -> bytes:
+            try:
+                return conn.recv(RECV_SIZE)
+            except OSError:
+                return b""
+
         try:
-            while True:
-                events = sel.select(timeout=IDLE_RESYNC_S if dirty else None)
-                if not events:
-                    _resync(self.target)
-                    dirty = False
-                    continue
-                if any(key.fileobj == self._wake_r for key, _ in events):
-                    return
-                try:
-                    data = conn.recv(RECV_SIZE)
-                except OSError:
-                    data = b""
-                if not data:
-                    log.info("%s: client left", self.url)
-                    return
-                dirty = True
-                reply = self.target.feed(data)
-                if reply:
-                    conn.sendall(reply)
+            self._pump(sel, receive, conn.sendall)
+            log.info("%s: client left", self.url)
         except OSError as exc:
             log.info("%s: client lost (%s)", self.url, exc)
         finally:
@@ -203,24 +216,15 @@ class PtyServer(_ServerThread):
         sel = selectors.DefaultSelector()
         sel.register(self._wake_r, selectors.EVENT_READ)
         sel.register(self._master, selectors.EVENT_READ)
-        dirty = False
+
+        def receive() -> bytes | None:
+            try:
+                return os.read(self._master, RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return None
+
         try:
-            while not self._closed.is_set():
-                events = sel.select(timeout=IDLE_RESYNC_S if dirty else None)
-                if not events:
-                    _resync(self.target)
-                    dirty = False
-                    continue
-                if any(key.fileobj == self._wake_r for key, _ in events):
-                    break
-                try:
-                    data = os.read(self._master, RECV_SIZE)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                dirty = True
-                reply = self.target.feed(data)
-                if reply:
-                    self._write(reply)
+            self._pump(sel, receive, self._write)
         except OSError as exc:
             log.warning("%s: pty failed (%s)", self.device, exc)
         finally:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from hal.errors import TransportTimeout
+from hal.errors import TransportError, TransportTimeout
 
 
 class ReceiveBuffer:
@@ -49,3 +50,35 @@ class ReceiveBuffer:
 
     def __len__(self) -> int:
         return len(self._buf)
+
+
+class BufferedTransport:
+    """Base of the transports that pull bytes from a handle (socket, serial port, FTDI device).
+
+    Subclasses implement ``_fetch(max_bytes, timeout) -> bytes`` (empty when nothing arrived),
+    ``write`` and ``purge``; the handle needs a ``close()``.
+    """
+
+    def __init__(self, handle: Any, name: str):
+        self._handle = handle
+        self.name = name
+        self._rx = ReceiveBuffer(self._fetch, name)
+
+    def _fetch(self, max_bytes: int, timeout: float) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _live(self) -> Any:
+        """The open handle, or TransportError if closed."""
+        if self._handle is None:
+            raise TransportError(f"{self.name}: transport is closed")
+        return self._handle
+
+    def read(self, n: int, timeout: float) -> bytes:
+        """Exactly ``n`` bytes within ``timeout`` seconds (see :class:`hal.transport.Transport`)."""
+        return self._rx.read(n, timeout)
+
+    def close(self) -> None:
+        """Close the handle (idempotent)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

@@ -10,18 +10,16 @@ from __future__ import annotations
 import serial
 
 from hal.errors import TransportError
-from hal.transport.buffer import ReceiveBuffer
+from hal.transport.buffer import BufferedTransport
 
 WRITE_TIMEOUT_S = 30.0
 
 
-class SerialTransport:
+class SerialTransport(BufferedTransport):
     """A pyserial port with an exact-size, timeout-bounded read."""
 
-    def __init__(self, port: serial.SerialBase, name: str):
-        self._port: serial.SerialBase | None = port
-        self.name = name
-        self._rx = ReceiveBuffer(self._fetch, name)
+    def __init__(self, handle: serial.SerialBase, name: str):
+        super().__init__(handle, name)
 
     @classmethod
     def open(cls, url: str) -> SerialTransport:
@@ -31,11 +29,6 @@ class SerialTransport:
         except (serial.SerialException, ValueError, OSError) as exc:
             raise TransportError(f"{url}: cannot open ({exc})") from None
         return cls(port, url)
-
-    def _live(self) -> serial.SerialBase:
-        if self._port is None:
-            raise TransportError(f"{self.name}: transport is closed")
-        return self._port
 
     def _fetch(self, max_bytes: int, timeout: float) -> bytes:
         port = self._live()
@@ -60,10 +53,6 @@ class SerialTransport:
         except (serial.SerialException, OSError) as exc:
             raise TransportError(f"{self.name}: write failed ({exc})") from None
 
-    def read(self, n: int, timeout: float) -> bytes:
-        """Exactly ``n`` bytes within ``timeout`` seconds (see :class:`hal.transport.Transport`)."""
-        return self._rx.read(n, timeout)
-
     def purge(self) -> None:
         """Drop buffered input, in this object and in the port."""
         self._rx.clear()
@@ -71,9 +60,3 @@ class SerialTransport:
             self._live().reset_input_buffer()
         except (serial.SerialException, OSError) as exc:
             raise TransportError(f"{self.name}: purge failed ({exc})") from None
-
-    def close(self) -> None:
-        """Close the port (idempotent)."""
-        if self._port is not None:
-            self._port.close()
-            self._port = None

@@ -12,7 +12,7 @@ import socket
 from urllib.parse import urlsplit
 
 from hal.errors import TransportError
-from hal.transport.buffer import ReceiveBuffer
+from hal.transport.buffer import BufferedTransport
 
 WRITE_TIMEOUT_S = 30.0
 
@@ -30,14 +30,12 @@ def parse_host_port(url: str) -> tuple[str, int]:
     return host, port
 
 
-class SocketTransport:
+class SocketTransport(BufferedTransport):
     """A connected TCP socket with an exact-size, timeout-bounded read."""
 
-    def __init__(self, sock: socket.socket, name: str):
-        self._sock: socket.socket | None = sock
-        self.name = name
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._rx = ReceiveBuffer(self._fetch, name)
+    def __init__(self, handle: socket.socket, name: str):
+        super().__init__(handle, name)
+        handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     @classmethod
     def connect(cls, url: str, timeout: float = 5.0) -> SocketTransport:
@@ -48,11 +46,6 @@ class SocketTransport:
         except OSError as exc:
             raise TransportError(f"{url}: cannot connect ({exc.strerror or exc})") from None
         return cls(sock, url)
-
-    def _live(self) -> socket.socket:
-        if self._sock is None:
-            raise TransportError(f"{self.name}: transport is closed")
-        return self._sock
 
     def _fetch(self, max_bytes: int, timeout: float) -> bytes:
         sock = self._live()
@@ -76,10 +69,6 @@ class SocketTransport:
         except OSError as exc:
             raise TransportError(f"{self.name}: send failed ({exc})") from None
 
-    def read(self, n: int, timeout: float) -> bytes:
-        """Exactly ``n`` bytes within ``timeout`` seconds (see :class:`hal.transport.Transport`)."""
-        return self._rx.read(n, timeout)
-
     def purge(self) -> None:
         """Drop buffered input and whatever the socket holds right now."""
         self._rx.clear()
@@ -92,12 +81,6 @@ class SocketTransport:
             pass
         except OSError as exc:
             raise TransportError(f"{self.name}: receive failed ({exc})") from None
-
-    def close(self) -> None:
-        """Close the socket (idempotent)."""
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
 
 
 def is_loopback(host: str) -> bool:

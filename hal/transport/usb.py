@@ -15,7 +15,7 @@ import time
 from typing import Any, Protocol
 
 from hal.errors import TransportError
-from hal.transport.buffer import ReceiveBuffer
+from hal.transport.buffer import BufferedTransport
 
 FTDI_VID = 0x0403
 FT232H_PID = 0x6014
@@ -58,13 +58,11 @@ def _new_ftdi() -> FtdiDevice:
     return Ftdi()
 
 
-class UsbTransport:
+class UsbTransport(BufferedTransport):
     """An opened FT232H in synchronous FIFO mode."""
 
-    def __init__(self, ftdi: FtdiDevice, name: str):
-        self._ftdi: FtdiDevice | None = ftdi
-        self.name = name
-        self._rx = ReceiveBuffer(self._fetch, name)
+    def __init__(self, handle: FtdiDevice, name: str):
+        super().__init__(handle, name)
 
     @classmethod
     def open(cls, url: str, factory: Any = _new_ftdi) -> UsbTransport:
@@ -89,11 +87,6 @@ class UsbTransport:
             ftdi.close()
             raise TransportError(f"{url}: cannot open the DTB ({exc})") from None
         return cls(ftdi, url)
-
-    def _live(self) -> FtdiDevice:
-        if self._ftdi is None:
-            raise TransportError(f"{self.name}: transport is closed")
-        return self._ftdi
 
     def _fetch(self, max_bytes: int, timeout: float) -> bytes:
         ftdi = self._live()
@@ -122,10 +115,6 @@ class UsbTransport:
         except Exception as exc:
             raise TransportError(f"{self.name}: USB write failed ({exc})") from None
 
-    def read(self, n: int, timeout: float) -> bytes:
-        """Exactly ``n`` bytes within ``timeout`` seconds (see :class:`hal.transport.Transport`)."""
-        return self._rx.read(n, timeout)
-
     def purge(self) -> None:
         """Purge the FTDI RX/TX buffers and the local buffer."""
         self._rx.clear()
@@ -133,9 +122,3 @@ class UsbTransport:
             self._live().purge_buffers()
         except Exception as exc:
             raise TransportError(f"{self.name}: USB purge failed ({exc})") from None
-
-    def close(self) -> None:
-        """Close the device (idempotent)."""
-        if self._ftdi is not None:
-            self._ftdi.close()
-            self._ftdi = None

@@ -184,3 +184,18 @@ def test_out_of_range_argument_sends_nothing():
 
 def test_host_table_is_the_firmware_table_by_default():
     assert RpcClient(ScriptedTransport([])).names == NAMES
+
+
+def test_resync_skips_the_late_twin_of_its_own_reply():
+    version = h("C0 00 00 02 00 02")
+    t = ScriptedTransport([
+        (h("C0 00 00 00"), b""),  # a GetRpcVersion whose reply is late ...
+        (h("C0 00 00 00"), version + version),  # ... arrives just before the probe's own
+        (call_id_request("_GetIA$S"), call_id_reply(50)),
+    ])
+    rpc = RpcClient(t, timeout=0.01)
+    with pytest.raises(RpcTimeout):
+        rpc.call("GetRpcVersion$S")
+    rpc.resync()
+    assert rpc.call_id("_GetIA$S") == 50
+    assert t.done()
