@@ -1,0 +1,131 @@
+"""Per-ROC and per-pixel parameters of the front end, drawn once from the module seed.
+
+:func:`draw_chip_params` returns a :class:`ChipParams` of plain numpy arrays: per ROC ``[n_rocs]``
+and per pixel ``[n_rocs, 52, 80]``. The distributions are in :mod:`simulators.physics.constants`;
+the anchors (default VthrComp, CalDel, Vana, PHScale, PHOffset) come from the ROC type's mkConfig
+defaults, so that a fresh module works with default DACs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hal.chips import ROC_NUMCOLS, ROC_NUMROWS, dac_defaults
+from simulators.physics.constants import CURRENTS, FRONTEND, PULSE_HEIGHT, TIMING
+from simulators.physics.streams import rng_for
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The ROC type's default DACs the model is anchored to."""
+
+    vthrcomp: int
+    caldel: int
+    vana: int
+    phscale: int
+    phoffset: int
+
+    @classmethod
+    def for_roc_type(cls, roc_type: str) -> Anchors:
+        d = dac_defaults(roc_type)
+        return cls(d["vthrcomp"], d["caldel"], d["vana"], d["phscale"], d["phoffset"])
+
+
+@dataclass(frozen=True)
+class ChipParams:
+    """Drawn front-end parameters (per ROC ``[n]``, per pixel ``[n, 52, 80]``).
+
+    Attributes (units)
+    ------------------
+    thr_default : per ROC, mean pixel threshold at the anchor VthrComp (Vcal).
+    slope : per ROC, threshold decrease per VthrComp DAC (Vcal/DAC).
+    delta : per pixel, untrimmed threshold offset (Vcal).
+    trim_gain : per pixel, threshold reduction per (Vtrim DAC x trim step) (Vcal).
+    noise : per pixel, erf S-curve sigma (Vcal).
+    p0, p1, p2, p3 : per pixel PH(Vcal) erf parameters at the reference PHScale/PHOffset.
+    ph_gain, ph_offset : per ROC PH gain factor and pedestal shift (ADC).
+    high_range : per ROC, Vcal units per high-range DAC unit.
+    c0 : per pixel, CalDel of the window centre at the reference overdrive (DAC).
+    cals_coupling : per pixel, fraction of the Vcal charge reaching the preamp through CALS.
+    ia0, tau : per ROC, analog current at Vana 0 (mA) and the tanh scale (DAC).
+    id0 : per ROC, digital current offset (mA).
+    adc_gain, adc_offset, vbg, ia_rb_gain, ia_rb_offset : per ROC readback calibration.
+    anchors : the ROC type's defaults used as anchors.
+    """
+
+    thr_default: np.ndarray
+    slope: np.ndarray
+    delta: np.ndarray
+    trim_gain: np.ndarray
+    noise: np.ndarray
+    p0: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+    p3: np.ndarray
+    ph_gain: np.ndarray
+    ph_offset: np.ndarray
+    high_range: np.ndarray
+    c0: np.ndarray
+    cals_coupling: np.ndarray
+    ia0: np.ndarray
+    tau: np.ndarray
+    id0: np.ndarray
+    adc_gain: np.ndarray
+    adc_offset: np.ndarray
+    vbg: np.ndarray
+    ia_rb_gain: np.ndarray
+    ia_rb_offset: np.ndarray
+    anchors: Anchors
+
+
+def _clipped_normal(rng: np.random.Generator, mean: float, sd: float, size, clip: float):
+    return mean + np.clip(rng.normal(0.0, sd, size), -clip, clip)
+
+
+def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
+    """Draw every front-end parameter of ``n_rocs`` ROCs of ``roc_type`` from ``seed``.
+
+    Per-ROC quantities are clipped at 2.5 sigma (so that default DACs always work); per-pixel
+    quantities are Gaussian (noise log-normal).
+    """
+    a = Anchors.for_roc_type(roc_type)
+    pix = (n_rocs, ROC_NUMCOLS, ROC_NUMROWS)
+    f, p, t, c = FRONTEND, PULSE_HEIGHT, TIMING, CURRENTS
+    r = rng_for(seed, "frontend")
+    thr_default = _clipped_normal(r, f.thr_at_default_mean, f.thr_at_default_sd, n_rocs,
+                                  2.5 * f.thr_at_default_sd)
+    slope = _clipped_normal(r, f.slope_mean, f.slope_sd, n_rocs, 2.5 * f.slope_sd)
+    delta = r.normal(0.0, f.pixel_sd, pix)
+    trim_gain = f.trim_gain_mean * (1 + np.clip(r.normal(0, f.trim_gain_rel_sd, pix), -0.3, 0.3))
+    noise = f.noise_mean * np.exp(r.normal(0.0, f.noise_rel_sd, pix))
+    r = rng_for(seed, "pulse-height")
+    sd = np.asarray(p.p_sd)
+    cov = np.asarray(p.p_corr) * sd[:, None] * sd[None, :]
+    p0, p1, p2, p3 = np.moveaxis(r.multivariate_normal(p.p_mean, cov, pix), -1, 0)
+    p1 = np.maximum(p1, 100.0)
+    ph_gain = _clipped_normal(r, 1.0, p.roc_gain_sd, n_rocs, 2.5 * p.roc_gain_sd)
+    ph_offset = _clipped_normal(r, 0.0, p.roc_offset_sd, n_rocs, 2.5 * p.roc_offset_sd)
+    high_range = _clipped_normal(r, p.high_range_mean, p.high_range_sd, n_rocs,
+                                 2.5 * p.high_range_sd)
+    r = rng_for(seed, "timing")
+    c0_roc = _clipped_normal(r, a.caldel + t.c0_shift, t.c0_roc_sd, n_rocs, t.c0_roc_clip)
+    c0 = c0_roc[:, None, None] + r.normal(0.0, t.c0_pixel_sd, pix)
+    cals = t.cals_coupling_mean * (1 + np.clip(r.normal(0, t.cals_coupling_rel_sd, pix), -.3, .3))
+    r = rng_for(seed, "currents")
+    ia0 = _clipped_normal(r, c.ia0_mean, c.ia0_sd, n_rocs, 2.5 * c.ia0_sd)
+    tau = a.vana / c.ia_anchor * (1 + np.clip(r.normal(0, c.tau_rel_sd, n_rocs), -0.075, 0.075))
+    id0 = r.normal(c.id0_mean, c.id0_sd, n_rocs)
+    adc_gain = r.normal(c.adc_gain_mean, c.adc_gain_sd, n_rocs)
+    adc_offset = r.normal(c.adc_offset_mean, c.adc_offset_sd, n_rocs)
+    vbg = r.normal(c.vbg_mean, c.vbg_sd, n_rocs)
+    ia_rb_gain = r.normal(c.ia_rb_gain_mean, c.ia_rb_gain_sd, n_rocs)
+    ia_rb_offset = r.normal(c.ia_rb_offset_mean, c.ia_rb_offset_sd, n_rocs)
+    return ChipParams(
+        thr_default=thr_default, slope=slope, delta=delta, trim_gain=trim_gain, noise=noise,
+        p0=p0, p1=p1, p2=p2, p3=p3, ph_gain=ph_gain, ph_offset=ph_offset,
+        high_range=high_range, c0=c0, cals_coupling=cals, ia0=ia0, tau=tau, id0=id0,
+        adc_gain=adc_gain, adc_offset=adc_offset, vbg=vbg, ia_rb_gain=ia_rb_gain,
+        ia_rb_offset=ia_rb_offset, anchors=a,
+    )

@@ -1,0 +1,132 @@
+"""The numbers behind the module model, with the facts each was fitted to.
+
+Everything random in the model is drawn from these distributions (means, spreads) once per
+module seed; ``docs/simulator.md`` lists them with the real figure beside the simulated one.
+Units: charge in low-range Vcal DAC units ("Vcal"), time in ns, currents in mA, PH in ADC
+counts. "Real" below means the FPIX module P-A-3-15 (shared/fixtures, 16 psi46digv21respin ROCs).
+
+Anchors: several quantities are anchored to the ROC type's mkConfig defaults
+(``hal.chips.dac_defaults``) so that a fresh module works with default DACs: the threshold at the
+default VthrComp, the CalDel window centre near the default CalDel, the analog current at the
+default Vana, the PH reference point at the default PHScale/PHOffset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ThresholdModel:
+    """Pixel threshold (50 % point of the erf S-curve) and noise, in Vcal.
+
+    ``thr = thr_default_roc + delta_pix - slope_roc * (VthrComp - VthrComp_default)
+    - Vtrim * trim_gain_pix * (15 - trim_eff)`` where ``trim_eff`` is the programmed trim with
+    dead trim bits stuck at 1.
+    """
+
+    thr_at_default_mean: float = 73.9  # real: mean 45-50 at VthrComp ~100 (trim log), slope below
+    thr_at_default_sd: float = 8.0  # per ROC; real trimmed VthrComp 91..109 (sd ~5 DAC)
+    slope_mean: float = 1.86  # Vcal per VthrComp DAC; real ROC 5: 250 Vcal at 2, 50.3 at 109
+    slope_sd: float = 0.08
+    pixel_sd: float = 4.2  # untrimmed dispersion; real min/mean/max 33/45/57 per ROC
+    trim_gain_mean: float = 0.0167  # Vcal per (Vtrim DAC x trim step); real Vtrim 88 for 22 Vcal
+    trim_gain_rel_sd: float = 0.08  # relative pixel spread of the trim step
+    noise_mean: float = 2.25  # erf sigma; real SCurveData_C0/C1 fits: 2.27 / 2.17
+    noise_rel_sd: float = 0.062  # real: 0.138 / 2.27
+    noisy_factor: float = 5.0  # noisy-pixel defect: wider S-curve by this factor
+    noisy_rate_min: float = 0.01  # noisy-pixel defect: random hits per trigger, uniform in
+    noisy_rate_max: float = 0.10
+    rice_rate_per_bc: float = 0.3  # noise firing per BC = this * exp(-thr^2 / (2 noise^2))
+    frontend_on_ia_ma: float = 12.0  # below this analog current the front end is off
+    frontend_on_width_ma: float = 1.5
+
+
+@dataclass(frozen=True)
+class PulseHeightModel:
+    """``PH = g_roc * (PHScale / scale_ref) * p3 * (erf((Q - p0) / p1) + p2)
+    + offset_slope * (PHOffset - offset_ref) + o_roc``, clipped to 0..255.
+
+    p0..p3 per pixel from the real phCalibrationFitErr35_C0/C1 fits (scale 78, offset 170).
+    """
+
+    # p0, p1, p2, p3: means, sds and correlations of the real C0+C1 fits (8320 pixels); the
+    # fit parameters are strongly correlated (p2/p3: -0.99), so they are drawn jointly.
+    p_mean: tuple[float, float, float, float] = (362.69, 409.25, 1.0069, 127.29)
+    p_sd: tuple[float, float, float, float] = (16.08, 23.36, 0.0811, 4.876)
+    p_corr: tuple[tuple[float, ...], ...] = (
+        (1.0, 0.796, -0.635, 0.578),
+        (0.796, 1.0, -0.740, 0.731),
+        (-0.635, -0.740, 1.0, -0.992),
+        (0.578, 0.731, -0.992, 1.0),
+    )
+    scale_ref_factor: float = 1.2  # scale_ref = 1.2 x default PHScale (respin: 78, real final)
+    offset_ref_shift: float = -15.0  # offset_ref = default PHOffset - 15 (respin: 170, real)
+    offset_slope: float = 0.9  # ADC counts per PHOffset DAC
+    roc_gain_sd: float = 0.06
+    roc_offset_sd: float = 8.0  # ADC counts; real chosen PHOffset 159..197
+    hit_sd: float = 1.2  # PH noise of a single hit, ADC counts
+    high_range_mean: float = 7.0  # CtrlReg bit 2: 1 high-range unit = this many Vcal
+    high_range_sd: float = 0.1
+
+
+@dataclass(frozen=True)
+class TimingModel:
+    """When a hit is seen: the CalDel x VthrComp window ("tornado") and the WBC latency.
+
+    The comparator fires ``u = (CalDel - c0) * caldel_ns + walk(Q - thr)`` ns after the
+    reference time; the hit is read out iff ``round(u / bc_ns) == tct - WBC - wbc_offset``,
+    smeared by ``jitter_ns``. ``walk(d) = walk_max_ns * walk_vcal / (d + walk_vcal)`` minus its
+    value at large overdrive, so the window (62.5 CalDel wide) moves to lower CalDel near the
+    threshold (low VthrComp) and collapses where the threshold goes below 0 (high VthrComp).
+    """
+
+    caldel_ns: float = 0.4  # reference/dtb.md §2.4: CalDel ~0.4 ns per DAC
+    bc_ns: float = 25.0
+    wbc_offset: int = 6  # pxar: calibrate -> trigger = WBC + 6 for digital ROCs
+    walk_max_ns: float = 9.0
+    walk_vcal: float = 15.0
+    walk_ref_vcal: float = 120.0  # overdrive at which c0 is the window centre
+    jitter_ns: float = 0.5
+    c0_shift: float = -6.0  # c0 mean = default CalDel + shift; real chosen 108..143
+    c0_roc_sd: float = 10.0
+    c0_roc_clip: float = 15.0  # |c0 - mean| <= this keeps the default CalDel inside the window
+    c0_pixel_sd: float = 1.0
+    cals_coupling_mean: float = 0.05  # fraction of the Vcal charge reaching the preamp via CALS
+    cals_coupling_rel_sd: float = 0.08
+
+
+@dataclass(frozen=True)
+class CurrentModel:
+    """Analog/digital currents per ROC and the readback ADC.
+
+    ``Ia = ia0 + ia_amp * tanh(Vana / tau)``; tau is anchored so that the ROC type's default
+    Vana gives ``ia0 + ia_amp * tanh(ia_anchor)`` (~23.6 mA, respin: Vana 81).
+    ``Id = id0 + id_per_vdig * Vdig + id_per_rate * sum(noise firing per BC)``.
+    """
+
+    ia0_mean: float = 6.5  # real programROC: dIa(Vana ~85 vs 0) 16.9..19.3, final 24.6 mA/ROC
+    ia0_sd: float = 0.5
+    ia_amp: float = 44.4  # -> ~45 mA at Vana 255 (reference/dtb.md §6)
+    ia_anchor: float = 0.406  # atanh(17.1 / 44.4): default Vana -> 23.6 mA
+    tau_rel_sd: float = 0.03  # real chosen Vana 80..89
+    id0_mean: float = 14.0
+    id0_sd: float = 1.0
+    id_per_vdig: float = 1.8
+    id_per_rate: float = 0.01  # mA per (pixel firing per bunch crossing)
+    adc_gain_mean: float = 80.0  # readback counts per V (Vd, Va, 2 x Vbg)
+    adc_gain_sd: float = 3.0
+    adc_offset_mean: float = 23.0
+    adc_offset_sd: float = 3.0
+    vbg_mean: float = 1.20
+    vbg_sd: float = 0.015
+    ia_rb_gain_mean: float = 4.5  # readback counts per mA of Ia
+    ia_rb_gain_sd: float = 0.25
+    ia_rb_offset_mean: float = 5.0
+    ia_rb_offset_sd: float = 2.0
+
+
+FRONTEND = ThresholdModel()
+PULSE_HEIGHT = PulseHeightModel()
+TIMING = TimingModel()
+CURRENTS = CurrentModel()

@@ -1,0 +1,82 @@
+"""Pixel front-end physics as pure array functions: threshold, firing, timing, pulse height.
+
+All functions take arrays already gathered per evaluation entry (``[...]`` = any common shape)
+and return arrays of that shape. Charges are in low-range Vcal units ("Vcal"), times in ns.
+
+* threshold (Vcal): ``thr_default - slope * (VthrComp - anchor) + delta - Vtrim * gain *
+  (15 - trim_eff)``; higher VthrComp -> lower threshold; trim 15 = no correction.
+* firing: erf S-curve ``P = Phi((Q - thr) / noise)``, times ``Phi(thr / noise)`` (a threshold
+  below the baseline keeps the comparator on: no hit in the triggered crossing).
+* timing: see :class:`simulators.physics.constants.TimingModel`.
+* pulse height: see :class:`simulators.physics.constants.PulseHeightModel`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import erf, ndtr
+
+from hal.chips import TRIM_MAX
+from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
+
+
+def threshold(thr_default, slope, delta, trim_gain, vthrcomp, vthrcomp_anchor, vtrim, trim_eff):
+    """Threshold in Vcal (may be negative: the pixel then sits in its noise)."""
+    return (thr_default - slope * (np.asarray(vthrcomp, float) - vthrcomp_anchor) + delta
+            - np.asarray(vtrim, float) * trim_gain * (TRIM_MAX - np.asarray(trim_eff, float)))
+
+
+def fire_probability(charge, thr, noise):
+    """Probability that the comparator fires on ``charge`` (not yet the timing)."""
+    return ndtr((charge - thr) / noise) * ndtr(thr / noise)
+
+
+def frontend_on(ia_ma):
+    """Fraction of nominal gain left at analog current ``ia_ma`` (0 with Vana 0)."""
+    return ndtr((np.asarray(ia_ma, float) - FRONTEND.frontend_on_ia_ma)
+                / FRONTEND.frontend_on_width_ma)
+
+
+def _walk_ns(overdrive):
+    t = TIMING
+    return t.walk_max_ns * t.walk_vcal / (np.maximum(overdrive, 0.0) + t.walk_vcal)
+
+
+def in_time_probability(caldel, c0, overdrive, tct, wbc):
+    """Probability that the hit lands in the bunch crossing the trigger reads out.
+
+    Parameters
+    ----------
+    caldel, c0 : CalDel setting and the pixel's window centre (DAC).
+    overdrive : charge minus threshold (Vcal); sets the time walk.
+    tct, wbc : CAL -> TRG distance and the ROC's WBC (clocks).
+    """
+    t = TIMING
+    u = ((np.asarray(caldel, float) - c0) * t.caldel_ns + _walk_ns(overdrive)
+         - _walk_ns(t.walk_ref_vcal))
+    m = np.asarray(tct, float) - np.asarray(wbc, float) - t.wbc_offset
+    hi = (t.bc_ns * (m + 0.5) - u) / t.jitter_ns
+    lo = (t.bc_ns * (m - 0.5) - u) / t.jitter_ns
+    return ndtr(hi) - ndtr(lo)
+
+
+def ph_mean(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset, anchors):
+    """Mean pulse height (ADC counts, clipped to 0..255) for ``charge`` Vcal.
+
+    ``anchors`` is the ROC type's :class:`~simulators.physics.chip.Anchors`; the reference
+    PHScale/PHOffset are derived from its defaults.
+    """
+    p = PULSE_HEIGHT
+    scale_ref = p.scale_ref_factor * anchors.phscale
+    offset_ref = anchors.phoffset + p.offset_ref_shift
+    shaped = p3 * (erf((charge - p0) / p1) + p2)
+    ph = (ph_gain * np.asarray(phscale, float) / scale_ref * shaped
+          + p.offset_slope * (np.asarray(phoffset, float) - offset_ref) + ph_offset)
+    return np.clip(ph, 0.0, 255.0)
+
+
+def noise_rate_per_bc(thr, noise):
+    """Probability that a pixel fires on noise alone in one bunch crossing."""
+    z = np.asarray(thr, float) / noise
+    rate = FRONTEND.rice_rate_per_bc * np.exp(-0.5 * np.minimum(z, 40.0) ** 2)
+    return np.where(z < 0, FRONTEND.rice_rate_per_bc, rate)
