@@ -50,6 +50,10 @@ PXAR_MODELLED_KEYS = (
     "nRocs", "nTbms", "hubId", "rocType", "tbmType", "hdiType", "ia", "id", "va", "vd",
 )
 
+# Auxiliary pXar files a configuration may carry verbatim (read and written by the pXar import
+# and export when present).
+PXAR_AUX_FILES = ("moreTestParameters.dat", "testPatterns.dat")
+
 # pXar's token-chain lengths, kept in the TBM parameter files next to the registers
 # (reference/pxar.md §2.5: pxar-internal ids 0xFE/0xFF, at most 8 ROCs per chain).
 TBM_CHAIN_TABLE = chips.build_table(
@@ -336,8 +340,8 @@ class ModuleConfig(BaseModel):
     @classmethod
     def _pxar_files(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, lines in value.items():
-            if not name or name in (".", "..") or "/" in name or "\\" in name:
-                raise ValueError(f"auxiliary file name {name!r} must be a plain file name")
+            if name not in PXAR_AUX_FILES:
+                raise ValueError(f"auxiliary file {name!r} is not one of {PXAR_AUX_FILES}")
             if not lines or any("\n" in line for line in lines):
                 raise ValueError(f"auxiliary file {name}: lines must be a non-empty list "
                                  "of strings without newlines")

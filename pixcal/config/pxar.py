@@ -26,7 +26,13 @@ from pydantic import ValidationError
 
 from hal import chips
 from pixcal.config.arrays import PIXEL_SHAPE
-from pixcal.config.models import TBM_CHAIN_TABLE, ModuleConfig, TbmCore, validation_message
+from pixcal.config.models import (
+    PXAR_AUX_FILES,
+    TBM_CHAIN_TABLE,
+    ModuleConfig,
+    TbmCore,
+    validation_message,
+)
 from pixcal.config.pxar_params import (
     CONFIG_FILE,
     FILE_KEYS,
@@ -52,8 +58,6 @@ from pixcal.errors import InputFileError, UserError
 TrimVcal = int | None | Literal["auto"]
 AUTO: Literal["auto"] = "auto"
 
-# Files carried through unchanged (byte for byte) when present.
-PASSTHROUGH_FILES = ("moreTestParameters.dat", "testPatterns.dat")
 READBACK_NAME = "readbackCal_C{roc}.dat"
 
 
@@ -185,7 +189,7 @@ def import_pxar(
     fields["readback_cal"] = _read_readback(directory, n)
     fields["pxar_files"] = {
         name: read_text(directory / name).split("\n")
-        for name in PASSTHROUGH_FILES if (directory / name).is_file()
+        for name in PXAR_AUX_FILES if (directory / name).is_file()
     }
     try:
         return ModuleConfig(module_id=module_id, pxar_config=kept, **fields)
