@@ -218,3 +218,17 @@ def test_many_commands_in_one_feed_are_answered_in_order(server):
     assert server.feed(stream) == (h("C0 32 00 02 D2 04") + h("C0 00 00 02 00 02")) * 100
     assert command_message(0, b"") == h("C0 00 00 00")
     assert data_message(b"") == h("C2 00 00 00")
+
+
+def test_simulated_board_survives_mutated_requests():
+    boards = pytest.importorskip("simulators.boards")
+    rng = np.random.default_rng(7)
+    slow = ("Loop", "Pg_Triggers", "Welcome", "cDelay", "uDelay")
+    pool = [r for r, n in zip(valid_requests(rng), NAMES, strict=True) if not n.startswith(slow)]
+    srv = boards.simulated_board("sim://roc?seed=1")
+    for _ in range(100):
+        srv.feed(b"".join(mutate(pool[rng.integers(len(pool))], rng) if rng.random() < 0.8
+                          else pool[rng.integers(len(pool))] for _ in range(50)))
+        srv.resync()
+    assert srv.dropped["handler_error"] == 0 and srv.calls > 500
+    assert srv.feed(h("C0 00 00 00")) == h("C0 00 00 02 00 02")
