@@ -42,7 +42,8 @@ def _simulated(url: str):
     try:
         return simulated_board(url)
     except (ValueError, KeyError, OSError) as exc:
-        raise UserError(f"{url}: {exc}") from None
+        message = str(exc)
+        raise UserError(message if message.startswith(url) else f"{url}: {message}") from None
 
 
 def open_board(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Board:

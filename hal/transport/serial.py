@@ -7,6 +7,8 @@ pty served by ``pixcal sim serve --pty``, or pyserial's in-memory loopback.
 
 from __future__ import annotations
 
+import os
+
 import serial
 
 from hal.errors import TransportError
@@ -27,7 +29,8 @@ class SerialTransport(BufferedTransport):
         try:
             port = serial.serial_for_url(url, timeout=0, write_timeout=WRITE_TIMEOUT_S)
         except (serial.SerialException, ValueError, OSError) as exc:
-            raise TransportError(f"{url}: cannot open ({exc})") from None
+            reason = os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)
+            raise TransportError(f"{url}: cannot open ({reason})") from None
         return cls(port, url)
 
     def _fetch(self, max_bytes: int, timeout: float) -> bytes:
