@@ -15,7 +15,8 @@ import pytest
 from hal import chips
 from hal.dtb import Board
 from hal.rpc import RpcClient
-from hal.transport import open_transport
+from hal.transport import PipeTransport, open_transport
+from hal.transport.bridge import Bridge
 
 boards = pytest.importorskip("simulators.boards")
 from pixcal.connect import open_board  # noqa: E402
@@ -82,6 +83,14 @@ def test_pretest_gives_identical_bytes_over_tcp_and_pty():
         with PtyServer(boards.simulated_board(ROC_URL)) as srv:
             pty = pretest_like(open_board(srv.device))
         assert np.array_equal(pty["words"], reference["words"])
+
+
+def test_pretest_through_the_bridge_matches():
+    reference = pretest_like(open_board(ROC_URL))
+    usb_stand_in = PipeTransport(boards.simulated_board(ROC_URL).feed)
+    with Bridge(usb_stand_in, port=0) as bridge:
+        bridged = pretest_like(open_board(bridge.url))
+    assert np.array_equal(bridged["words"], reference["words"])
 
 
 def test_board_state_survives_a_reconnect():
