@@ -166,4 +166,6 @@ class StreamDecoder:
             rb = rb[:n_rb]
             for pos, roc in enumerate(self.roc_ids.tolist()):
                 self.readback[roc].extend(rb[rb[:, 0] == pos, 1].tolist())
-        return Decoded(events, hits[:n_hits])
+        # a mostly empty hit buffer is copied, so that keeping the result does not keep it alive
+        hits = hits[:n_hits].copy() if 2 * n_hits < len(hits) else hits[:n_hits]
+        return Decoded(events, hits)

@@ -87,55 +87,35 @@ RB_VALUE, RB_COUNT, RB_DIRTY = 0, 1, 2
 
 
 @njit(cache=True)
-def _split400(words, final, bounds):
-    """Event boundaries of a DESER400 buffer -> (n_events, first unconsumed word)."""
-    n = words.shape[0]
-    k = 0
-    s = -1
-    fl = 0
-    for i in range(n):
-        q = words[i] >> _QS
-        if s >= 0 and q == _Q_H1:  # a new header before the trailer
-            bounds[k, 0], bounds[k, 1], bounds[k, 2] = s, i, fl | _E_STOP
-            k += 1
-            s = -1
-        if s < 0:
-            s = i
-            fl = 0 if q == _Q_H1 else _E_START
-        if q == _Q_T2:
-            bounds[k, 0], bounds[k, 1], bounds[k, 2] = s, i + 1, fl
-            k += 1
-            s = -1
-        elif i + 1 - s >= _MAXW:
-            bounds[k, 0], bounds[k, 1], bounds[k, 2] = s, i + 1, fl | _E_OVERFLOW
-            k += 1
-            s = -1
-    if s < 0:
-        return k, n
-    if final:
-        bounds[k, 0], bounds[k, 1], bounds[k, 2] = s, n, fl | _E_STOP
-        return k + 1, n
-    return k, s
+def _split(words, deser, final, bounds):
+    """Event boundaries of a buffer -> (n_events, first unconsumed word).
 
-
-@njit(cache=True)
-def _split160(words, final, bounds):
-    """Event boundaries of a DESER160 buffer -> (n_events, first unconsumed word)."""
+    DESER400: an event opens at a TBM header 1 and closes at a trailer 2; another header 1 in
+    an open event closes it with a stop-marker error. DESER160: bit 15 opens, bit 14 closes (an
+    end marker always closes the open event), bit 15 alone in an open event is a stop error.
+    """
     n = words.shape[0]
     k = 0
     s = -1
     fl = 0
     for i in range(n):
         w = words[i]
-        if s >= 0 and (w & df.START_MARKER) and not (w & df.END_MARKER):
-            # a new start before the end marker (an end marker wins: it closes the event)
+        if deser == 160:
+            start = (w & df.START_MARKER) != 0
+            end = (w & df.END_MARKER) != 0
+            restart = start and not end
+        else:
+            start = (w >> _QS) == _Q_H1
+            end = (w >> _QS) == _Q_T2
+            restart = start
+        if s >= 0 and restart:
             bounds[k, 0], bounds[k, 1], bounds[k, 2] = s, i, fl | _E_STOP
             k += 1
             s = -1
         if s < 0:
             s = i
-            fl = 0 if w & df.START_MARKER else _E_START
-        if w & df.END_MARKER:
+            fl = 0 if start else _E_START
+        if end:
             bounds[k, 0], bounds[k, 1], bounds[k, 2] = s, i + 1, fl
             k += 1
             s = -1
@@ -402,10 +382,7 @@ def split_events(words, deser, final):
     consumed : index of the first word not in a closed event.
     """
     bounds = np.empty((words.shape[0] + 1, 3), np.int64)
-    if deser == 160:
-        nev, consumed = _split160(words, final, bounds)
-    else:
-        nev, consumed = _split400(words, final, bounds)
+    nev, consumed = _split(words, deser, final, bounds)
     return bounds[:nev].copy(), consumed
 
 
