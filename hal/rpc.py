@@ -510,7 +510,8 @@ class RpcClient:
             return decode_reply(sig, self._ids[sig.name_sig], read_exact)
         except TransportError as exc:  # timeout or a link that went away mid-call
             self._resync_needed = True
-            raise RpcTimeout(f"{sig.name_sig}: no reply within {timeout:g} s ({exc})") from None
+            why = f"within {timeout:g} s" if isinstance(exc, TransportTimeout) else "(link lost)"
+            raise RpcTimeout(f"{sig.name_sig}: no reply {why}: {exc}") from None
         except RpcError:
             self._resync_needed = True
             raise
