@@ -1,7 +1,7 @@
 """``socket://HOST:PORT``: a plain TCP byte stream (to a bridge host or a simulated board).
 
 pyserial's ``socket://`` handler works too, but a plain socket with TCP_NODELAY reading into one
-buffer gives about 1.5-2x the round trips per second and at least the same bulk rate (both far
+buffer gives 1.2-2x the round trips per second and about the same bulk rate (both far
 above the 50 MB/s target; see bench/rpc.py), so this is what ``socket://`` gets.
 """
 
