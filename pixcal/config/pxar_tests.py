@@ -47,7 +47,8 @@ def read_test_parameters(path: Path) -> TestParameters:
         elif line.startswith("#"):
             continue
         elif current is None:
-            raise InputFileError(path, f"parameter line {line!r} is outside a '-- Test' section",
+            raise InputFileError(path, f"parameter line {' '.join(line.split())!r} is outside "
+                                 "a '-- Test' section",
                                  number)
         else:
             name, _, value = line.partition(" ")
