@@ -236,43 +236,30 @@ class ModuleConfig(BaseModel):
     __hash__ = None  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ field checks
-    @field_validator("roc_type")
+    @field_validator("roc_type", "tbm_type")
     @classmethod
-    def _known_roc(cls, value: str) -> str:
-        _plain_word(value, "ROC type")
+    def _known_type(cls, value: str | None, info: Any) -> str | None:
+        if value is None:
+            return value
+        what, lookup = {"roc_type": ("ROC type", chips.roc_type),
+                        "tbm_type": ("TBM type", chips.tbm_type)}[info.field_name]
+        _plain_word(value, what)
         try:
-            chips.roc_type(value)
+            lookup(value)
         except HalError as exc:
             raise ValueError(str(exc)) from None
-        return value
+        return value  # the name as given
 
-    @field_validator("tbm_type")
+    @field_validator("i2c_ids", "hub_ids")
     @classmethod
-    def _known_tbm(cls, value: str | None) -> str | None:
-        if value is not None:
-            _plain_word(value, "TBM type")
-            try:
-                chips.tbm_type(value)
-            except HalError as exc:
-                raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("i2c_ids")
-    @classmethod
-    def _i2c(cls, value: list[int]) -> list[int]:
-        for i2c in value:
-            if not 0 <= i2c <= I2C_ID_MAX:
-                raise ValueError(f"I2C id {i2c} is out of range 0..{I2C_ID_MAX}")
-        if len(set(value)) != len(value):
+    def _addresses(cls, value: list[int], info: Any) -> list[int]:
+        what, top = {"i2c_ids": ("I2C id", I2C_ID_MAX),
+                     "hub_ids": ("hub id", HUB_ID_MAX)}[info.field_name]
+        for address in value:
+            if not 0 <= address <= top:
+                raise ValueError(f"{what} {address} is out of range 0..{top}")
+        if info.field_name == "i2c_ids" and len(set(value)) != len(value):
             raise ValueError(f"I2C ids must be distinct, got {value}")
-        return value
-
-    @field_validator("hub_ids")
-    @classmethod
-    def _hubs(cls, value: list[int]) -> list[int]:
-        for hub in value:
-            if not 0 <= hub <= HUB_ID_MAX:
-                raise ValueError(f"hub id {hub} is out of range 0..{HUB_ID_MAX}")
         return value
 
     @field_validator("dtb", mode="before")
