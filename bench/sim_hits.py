@@ -8,22 +8,14 @@ import time
 
 import numpy as np
 
-from hal.chips import dac_defaults, roc_dacs
 from simulators.address import build_module
 from simulators.physics import DacView
-
-
-def default_dacs(n_rocs: int, roc_type: str) -> np.ndarray:
-    table = roc_dacs()
-    dacs = np.zeros((n_rocs, 256), np.uint8)
-    for name, value in dac_defaults(roc_type).items():
-        dacs[:, table.lookup(name).id] = value
-    return dacs
+from simulators.physics.chip import default_dac_registers
 
 
 def main(repeats: int = 5) -> None:
     module = build_module("sim://module?seed=1")
-    dacs = default_dacs(module.n_rocs, module.roc_type.name)
+    dacs = default_dac_registers(module.n_rocs, module.roc_type.name)
     roc, col, row = np.ogrid[:module.n_rocs, :52, :80]
     rng = np.random.default_rng(0)
     n_hits = 0

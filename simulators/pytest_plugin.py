@@ -95,16 +95,16 @@ def sim_roc_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def sim_module(sim_module_url: str):
-    """A simulated 16-ROC module (parameters from the ``sim`` marker)."""
+def sim_module(request: pytest.FixtureRequest, tmp_path: Path):
+    """A simulated 16-ROC module (parameters from the ``sim`` marker or an indirect dict)."""
     from simulators.address import build_module
 
-    return build_module(sim_module_url)
+    return build_module(_url("module", request, tmp_path))
 
 
 @pytest.fixture
-def sim_roc(sim_roc_url: str):
-    """A simulated bare ROC (parameters from the ``sim`` marker)."""
+def sim_roc(request: pytest.FixtureRequest, tmp_path: Path):
+    """A simulated bare ROC (parameters from the ``sim`` marker or an indirect dict)."""
     from simulators.address import build_module
 
-    return build_module(sim_roc_url)
+    return build_module(_url("roc", request, tmp_path))

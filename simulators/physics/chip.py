@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hal.chips import ROC_NUMCOLS, ROC_NUMROWS, dac_defaults
+from hal.chips import ROC_NUMCOLS, ROC_NUMROWS, dac_defaults, roc_dacs
 from simulators.physics.constants import CURRENTS, FRONTEND, PULSE_HEIGHT, TIMING
 from simulators.physics.streams import rng_for
 
@@ -78,6 +78,16 @@ class ChipParams:
     ia_rb_gain: np.ndarray
     ia_rb_offset: np.ndarray
     anchors: Anchors
+
+
+def default_dac_registers(n_rocs: int, roc_type: str) -> np.ndarray:
+    """uint8 ``[n_rocs, 256]``: the mkConfig default DACs of ``roc_type`` by register id
+    (registers without a default are 0) - a fresh module's programmed state."""
+    table = roc_dacs()
+    out = np.zeros((n_rocs, 256), np.uint8)
+    for name, value in dac_defaults(roc_type).items():
+        out[:, table.lookup(name).id] = value
+    return out
 
 
 def _clipped_normal(rng: np.random.Generator, mean: float, sd: float, size, clip: float):

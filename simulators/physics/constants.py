@@ -32,14 +32,14 @@ class ThresholdModel:
     pixel_sd: float = 4.2  # untrimmed dispersion; real min/mean/max 33/45/57 per ROC
     trim_gain_mean: float = 0.0167  # Vcal per (Vtrim DAC x trim step); real Vtrim 88 for 22 Vcal
     trim_gain_rel_sd: float = 0.08  # relative pixel spread of the trim step
-    noise_mean: float = 2.25  # erf sigma; real SCurveData_C0/C1 fits: 2.27 / 2.17
-    noise_rel_sd: float = 0.062  # real: 0.138 / 2.27
+    noise_mean: float = 2.28  # erf sigma; real SCurveData_C0/C1 (moment estimator): 2.33 / 2.23
+    noise_rel_sd: float = 0.043  # real measured RMS 0.121 / 0.111 minus the 200-trigger error
     noisy_factor: float = 5.0  # noisy-pixel defect: wider S-curve by this factor
     noisy_rate_min: float = 0.01  # noisy-pixel defect: random hits per trigger, uniform in
     noisy_rate_max: float = 0.10
     rice_rate_per_bc: float = 0.3  # noise firing per BC = this * exp(-thr^2 / (2 noise^2))
-    frontend_on_ia_ma: float = 12.0  # below this analog current the front end is off
-    frontend_on_width_ma: float = 1.5
+    frontend_on_ia_ma: float = 14.0  # below this analog current the front end is off
+    frontend_on_width_ma: float = 1.0
 
 
 @dataclass(frozen=True)

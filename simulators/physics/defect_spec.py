@@ -145,7 +145,8 @@ def parse_defect_text(text: str, path: str = "<defects>") -> DefectSpec:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise reader.fail(None, f"not valid TOML: {exc}", int(m.group(1)) if m else None) from None
+        line = int(m.group(1)) if m else max(1, len(text.splitlines()))  # "end of document"
+        raise reader.fail(None, f"not valid TOML: {exc}", line) from None
     kwargs = {key: reader.value(key, value) for key, value in table.items()}
     return DefectSpec(**kwargs, source=path)
 

@@ -14,7 +14,8 @@ Interface (the firmware emulation calls these):
 * ``power_up_dacs()`` uint8 ``[n_rocs, 256]``: register contents at power-on (all 0).
 * ``programmable()`` bool ``[n_rocs]``: False = the ROC ignores every write (it still passes the
   token and sends headers; it never has hits).
-* ``response(...)`` -> :class:`Response`; ``fire(resp, ntrig, rng)``; ``noise_hits(...)``.
+* ``response(...)`` -> :class:`Response`; ``fire(resp, ntrig, rng)`` per trigger;
+  ``count_hits(resp, ntrig, rng)`` binomial counts; ``noise_hits(...)``.
 * ``analog_current_ma(dacs)``, ``digital_current_ma(dacs, unmasked=, trims=)`` per ROC.
 * ``readback(roc, code, dacs, vd_v, va_v)`` -> 8-bit value.
 * ``link_faults(channel, tbm_regs, n_events, rng)`` -> LinkFaults; ``link_bit_error_rate()``
@@ -142,6 +143,11 @@ class SimModule:
         ph += resp.ph_mean[..., None].astype(np.float32)
         np.clip(ph, 0.0, 255.0, out=ph)
         return fired, np.rint(ph, out=ph).astype(np.uint8)
+
+    def count_hits(self, resp: Response, ntrig: int, rng: np.random.Generator) -> np.ndarray:
+        """Hits per entry in ``ntrig`` triggers, drawn binomially (exact for efficiency maps
+        and scans, where only counts matter): int ``[...]``."""
+        return rng.binomial(int(ntrig), np.clip(resp.prob, 0.0, 1.0))
 
     def _pixel_state(self, dacs: np.ndarray, trims):
         t = self.truth
