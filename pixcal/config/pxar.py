@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -266,7 +266,8 @@ def export_pxar(
     if directory.is_dir() and any(directory.iterdir()) and not overwrite:
         raise UserError(f"{directory}: directory is not empty (use --force to write into it)")
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    tmp = directory.with_name(f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.mkdir()  # mode from the umask, unlike tempfile.mkdtemp's 0700
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)

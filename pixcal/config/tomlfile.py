@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import tomllib
+import uuid
 from pathlib import Path
 
 import tomli_w
@@ -78,12 +78,12 @@ def write_toml(cfg: ModuleConfig, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     text = dumps_toml(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        with open(tmp, "x", encoding="utf-8", newline="\n") as fh:  # mode from the umask
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
