@@ -63,7 +63,7 @@ def config() -> None:
     """
 
 
-@config.command("import-pxar")
+@config.command("import-pxar", short_help="pXar parameter directory -> module TOML file.")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Module TOML file to write.")
@@ -94,7 +94,7 @@ def import_pxar_cmd(directory: Path, output: Path, trim_vcal: Any, module_id: st
     click.echo(f"wrote {output} ({_summary(cfg)})")
 
 
-@config.command("export-pxar")
+@config.command("export-pxar", short_help="Module configuration -> pXar parameter directory.")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="pXar directory to write (created; must be empty unless --force).")
@@ -117,7 +117,7 @@ def export_pxar_cmd(source: Path, output: Path, force: bool) -> None:
     click.echo(f"wrote {len(files)} files to {output} ({_summary(cfg)})")
 
 
-@config.command("show")
+@config.command("show", short_help="Table of ROCs x key DACs, trims and masks.")
 @click.argument("source", type=click.Path(path_type=Path))
 def show_cmd(source: Path) -> None:
     """Print a configuration as a table: ROCs x key DACs, trim mean/RMS, masked pixels.
@@ -170,7 +170,7 @@ def _show_parts(cfg: ModuleConfig) -> list[Any]:
     return [*header, table, *cores]
 
 
-@config.command("new")
+@config.command("new", short_help="A fresh default configuration for a module type.")
 @click.option("--roc-type", default="psi46digv21respin", show_default=True,
               help="ROC type (psi46digv21respin, psi46digv2.1, proc600, proc600v4, ...).")
 @click.option("--tbm", "tbm_type", default=None,

@@ -96,8 +96,7 @@ def _n_rocs(entry: ConfigEntry, path: Path) -> tuple[int, list[int]]:
 
 
 def _power(entries: dict[str, ConfigEntry], path: Path) -> PowerSettings:
-    values = {field: PowerSettings.default().model_dump()[field]
-              for field in _POWER_KEYS.values()}
+    values = PowerSettings.default().model_dump()
     for key, field in _POWER_KEYS.items():
         if key not in entries:
             continue
