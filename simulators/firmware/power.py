@@ -118,6 +118,11 @@ class Power:
     def u_delay(self, us: int) -> None:
         self.clock.wait_s(us * 1e-6)
 
+    @rpc("VectorTest$v1S2S")
+    def vector_test(self, values: np.ndarray) -> tuple[np.ndarray]:
+        """The link self-test: every value comes back + 1000."""
+        return ((np.asarray(values, np.uint16) + np.uint16(1000)).astype(np.uint16),)
+
     @rpc("GetStatus$C")
     def get_status(self) -> tuple[int]:
         # clock active, PLLs locked, SD card present
