@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
 from simulators.physics import frontend
 from simulators.physics.chip import ChipParams
 from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
@@ -78,13 +79,19 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
 
     Parameters
     ----------
-    roc, col, row, trim, masked : arrays broadcastable to one evaluation shape.
+    roc, col, row, trim, masked : arrays broadcastable to one evaluation shape; addresses
+        outside the pixel array answer with probability 0.
     dacs : register values per entry (``dacs[reg]``).
     cals : inject through the sensor pad (CALS) instead of the preamp.
     tct : CAL -> TRG distance in clocks; None = nominal (WBC + 6) for every entry.
     """
     roc, col, row, trim, masked = np.broadcast_arrays(
         np.asarray(roc), np.asarray(col), np.asarray(row), np.asarray(trim), np.asarray(masked))
+    # a ROC ignores addresses outside the pixel array (pXar's "unphysical pixel" 60/82)
+    outside = (col < 0) | (col >= ROC_NUMCOLS) | (row < 0) | (row >= ROC_NUMROWS)
+    if outside.any():
+        col = np.clip(col, 0, ROC_NUMCOLS - 1)
+        row = np.clip(row, 0, ROC_NUMROWS - 1)
     idx = (roc, col, row)
     ctrl = np.asarray(dacs[REG_CTRLREG])
     high = (ctrl & CTRL_VCAL_HIGH) != 0
@@ -104,14 +111,14 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
     prob = 1.0 - (1.0 - p_cal) * (1.0 - p_noise)
     silent = (defects.kinds["dead_pixels"][idx] | defects.unprogrammable[roc]
               | defects.dead_dcol[roc, col // 2] | ((ctrl & CTRL_READOUT_DISABLE) != 0)
-              | (np.asarray(masked, bool) & ~defects.kinds["unmaskable_pixels"][idx]))
+              | (np.asarray(masked, bool) & ~defects.kinds["unmaskable_pixels"][idx]) | outside)
     prob = np.where(silent, 0.0, prob)
     ph = frontend.ph_mean(np.maximum(charge, thr), chip.p0[idx], chip.p1[idx], chip.p2[idx],
                           chip.p3[idx], dacs[REG_PHSCALE], dacs[REG_PHOFFSET],
                           chip.ph_gain[roc], chip.ph_offset[roc], chip.anchors)
-    shape = prob.shape
+    shape = np.broadcast_shapes(prob.shape, ph.shape)
     return Response(
-        prob,
+        np.broadcast_to(prob, shape),
         np.broadcast_to(ph, shape),
         np.full(shape, PULSE_HEIGHT.hit_sd),
         np.broadcast_to(defects.address_col[idx], shape),

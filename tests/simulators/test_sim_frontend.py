@@ -200,3 +200,48 @@ def test_cals_injection_reaches_threshold_in_the_bump_bond_scan(module, dacs):
                            DacView(d, roc[..., None], {VTHRCOMP: vthr}), 15, False, cals=True)
     on = (resp.prob > 0.5).any(axis=-1)
     assert on.mean() > 0.999
+
+
+@pytest.mark.parametrize("roc_type", ["psi46dig", "psi46digv2", "psi46digv21", "proc600",
+                                      "proc600v4"])
+def test_default_dacs_work_for_every_roc_type(roc_type):
+    m = build_module(f"sim://roc?seed=2&roc={roc_type}&defects=none")
+    dacs = default_dac_registers(1, m.roc_type.name)
+    roc, col, row = np.ogrid[:1, :52, :80]
+    assert m.response(roc, col, row, DacView(dacs, roc), 15, False).prob.min() > 0.9999
+    assert abs(m.analog_current_ma(dacs)[0] - 24.0) < 3.0
+
+
+def test_pxar_ph_optimisation_has_an_interior_optimum(module, dacs):
+    """PixTestPh: max PH(Vcal 100 high) - PH(Vcal 60 low) with PH_lo >= 10, PH_hi <= 250,
+    PHOffset >= 100, PHScale >= 50 - the optimum lies inside, near the real 63..80 / 159..197."""
+    off = np.arange(256)[:, None]
+    scale = np.arange(256)[None, :]
+    high = dacs.copy()
+    high[:, CTRLREG] = 4
+    for roc in (0, 7):
+        ph = module.truth.pulse_height(255, dacs)[roc]
+        lo_pix = np.unravel_index(np.argmin(ph), ph.shape)
+        hi_pix = np.unravel_index(np.argmax(ph), ph.shape)
+        lo = module.response(roc, *lo_pix, DacView(dacs, roc, {PHOFFSET: off, PHSCALE: scale,
+                                                              VCAL: 60}), 15, False).ph_mean
+        hi = module.response(roc, *hi_pix, DacView(high, roc, {PHOFFSET: off, PHSCALE: scale,
+                                                              VCAL: 100}), 15, False).ph_mean
+        assert lo.shape == hi.shape == (256, 256)
+        ok = (lo >= 10) & (hi <= 250) & (off >= 100) & (scale >= 50)
+        best = np.unravel_index(np.argmax(np.where(ok, hi - lo, -1)), ok.shape)
+        assert 140 < best[0] < 220 and 55 < best[1] < 110
+        assert (hi - lo)[best] > 200
+
+
+def test_pxar_set_vana_converges(module, dacs):
+    """setVana: Vana += 6 DAC/mA x (24.1 - Ia), |delta| <= 0.25 mA within 11 iterations."""
+    d = dacs.copy()
+    for roc in range(16):
+        for _ in range(11):
+            delta = 24.1 - module.analog_current_ma(d)[roc]
+            if abs(delta) <= 0.25:
+                break
+            step = int(6 * abs(delta)) or 1
+            d[roc, 2] = np.clip(int(d[roc, 2]) + int(np.sign(delta)) * step, 0, 255)
+        assert abs(24.1 - module.analog_current_ma(d)[roc]) <= 0.25

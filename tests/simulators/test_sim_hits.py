@@ -152,3 +152,10 @@ def test_noise_hits_grow_towards_the_noise_edge():
     assert len(np.unique(hits[["trig", "col", "row"]])) == len(hits)
     d = m.digital_current_ma
     assert d(dacs, unmasked=unmasked)[0] > d(dacs)[0] + 0.5
+
+
+def test_addresses_outside_the_array_never_answer():
+    m = build_module("sim://roc?seed=1&defects=none")
+    dacs = default_dac_registers(1, m.roc_type.name)
+    r = m.response(0, np.array([60, 3, 51]), np.array([82, 4, 80]), DacView(dacs, 0), 15, False)
+    assert r.prob[0] == 0 and r.prob[1] > 0.999 and r.prob[2] == 0
