@@ -83,7 +83,9 @@ class TimingModel:
 
     caldel_ns: float = 0.4  # reference/dtb.md §2.4: CalDel ~0.4 ns per DAC
     bc_ns: float = 25.0
-    wbc_offset: int = 6  # pxar: calibrate -> trigger = WBC + 6 for digital ROCs
+    # tct = clocks from CAL to TRG as the PG plays them (entry delay + 1): pXar's default entry
+    # "calibrate WBC+6" gives tct = WBC + 7, in time at CalDel ~125 (pitzl: WBC = tct - 7)
+    wbc_offset: int = 7
     walk_max_ns: float = 9.0
     walk_vcal: float = 15.0
     walk_ref_vcal: float = 120.0  # overdrive at which c0 is the window centre

@@ -3,7 +3,7 @@
 Build one with :func:`simulators.address.build_module` (from a ``sim://`` URL) or directly::
 
     m = SimModule(seed=7, roc_type="psi46digv21respin", tbm_type="tbm08c")
-    resp = m.response(roc, col, row, DacView(dacs, roc), trim, masked, tct=106)
+    resp = m.response(roc, col, row, DacView(dacs, roc), trim, masked, tct=107)
     fired, ph = m.fire(resp, ntrig=10, rng=rng)      # bool / uint8 [..., ntrig]
 
 Everything random was drawn at construction from ``seed`` (see :mod:`~.streams`); the same
@@ -124,7 +124,8 @@ class SimModule:
             evaluation shape.
         dacs : :class:`DacView`, register values per entry.
         cals : inject through the sensor pad (FLAG_CALS); missing bumps then never fire.
-        tct : clocks from CAL to TRG in the pattern generator (None = WBC + 6, the nominal).
+        tct : clocks from CAL to TRG in the pattern generator (None = WBC + 7, what pXar's
+            default PG entry "calibrate WBC+6" gives).
 
         Returns
         -------

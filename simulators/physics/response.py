@@ -83,7 +83,8 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
         outside the pixel array answer with probability 0.
     dacs : register values per entry (``dacs[reg]``).
     cals : inject through the sensor pad (CALS) instead of the preamp.
-    tct : CAL -> TRG distance in clocks; None = nominal (WBC + 6) for every entry.
+    tct : CAL -> TRG distance in clocks; None = nominal (WBC + 7: pXar's PG entry
+        "calibrate WBC+6" plus the one clock every entry lasts) for every entry.
     """
     roc, col, row, trim, masked = np.broadcast_arrays(
         np.asarray(roc), np.asarray(col), np.asarray(row), np.asarray(trim), np.asarray(masked))

@@ -175,7 +175,7 @@ class GroundTruth:
                 trims: np.ndarray | None = None, *, vcal: int | None = None,
                 cals: bool = False) -> np.ndarray:
         """Efficiency ``[256 CalDel, 256 VthrComp]`` of one pixel (Vcal from ``dacs`` unless
-        given; nominal tct = WBC + 6)."""
+        given; nominal tct = WBC + 7)."""
         trims = np.full((self.n_rocs, ROC_NUMCOLS, ROC_NUMROWS), 15) if trims is None else trims
         caldel = np.arange(256)[:, None]
         vthr = np.arange(256)[None, :]

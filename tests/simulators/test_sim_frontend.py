@@ -128,7 +128,7 @@ def test_high_range_is_about_seven_times_low(module, dacs):
 
 def test_default_dacs_give_a_working_chip(module, dacs):
     roc, col, row = ALL
-    resp = module.response(roc, col, row, DacView(dacs, roc), 15, False, tct=dacs[0, WBC] + 6)
+    resp = module.response(roc, col, row, DacView(dacs, roc), 15, False, tct=dacs[0, WBC] + 7)
     assert resp.prob.min() > 0.9999
     assert resp.prob.shape == (16, 52, 80)
 
@@ -178,7 +178,7 @@ def test_tornado_moves_with_timewalk(module, dacs):
 def test_wbc_scan_has_exactly_one_optimum(module, dacs):
     roc = np.arange(16)[:, None]
     wbc = np.arange(90, 111)[None, :]
-    resp = module.response(roc, 12, 22, DacView(dacs, roc, {WBC: wbc}), 15, False, tct=106)
+    resp = module.response(roc, 12, 22, DacView(dacs, roc, {WBC: wbc}), 15, False, tct=107)
     best = np.argmax(resp.prob, axis=1)
     assert np.all(wbc[0, best] == 100)
     assert np.all(np.sort(resp.prob, axis=1)[:, -2] < 1e-6)

@@ -43,7 +43,7 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
                 return TIMING.walk_max_ns * 15.0 / (max(over, 0.0) + 15.0)
 
             u = (reg[26] - c.c0[0, col, row]) * 0.4 + walk(q - thr) - walk(120.0)
-            k = tct - reg[254] - 6
+            k = tct - reg[254] - 7
             in_time = phi((25 * (k + 0.5) - u) / 0.5) - phi((25 * (k - 0.5) - u) / 0.5)
             p_noisy = m.truth.noisy_rates[0, col, row] if d.kinds["noisy_pixels"][0, col, row] \
                 else 0.0
@@ -62,12 +62,12 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
 
 
 SETTINGS = [  # (register overrides, tct offset from WBC, cals)
-    ({25: 200}, 6, False),  # alive point
-    ({25: 70, 11: 90, 12: 110}, 6, False),  # near threshold, with trims
-    ({25: 250, 26: 170}, 6, False),  # CalDel at the window edge
-    ({25: 40, 253: 4}, 6, False),  # high range
-    ({25: 250, 253: 4, 12: 80}, 6, True),  # CALS
-    ({25: 200}, 7, False),  # wrong latency
+    ({25: 200}, 7, False),  # alive point
+    ({25: 70, 11: 90, 12: 110}, 7, False),  # near threshold, with trims
+    ({25: 250, 26: 170}, 7, False),  # CalDel at the window edge
+    ({25: 40, 253: 4}, 7, False),  # high range
+    ({25: 250, 253: 4, 12: 80}, 7, True),  # CALS
+    ({25: 200}, 8, False),  # wrong latency
 ]
 
 
