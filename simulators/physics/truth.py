@@ -17,10 +17,11 @@ Module-level: ``vana_for_ia(24.0)`` per ROC, ``tbm_phase_good`` ``[n_cores, 8, 8
 intersection, ``port_delay_good`` ``[n_cores, 2, 8]``, ``poh_knee`` per channel,
 ``breakdown_v``, ``signals`` (DESER160 eye, SDA window, level).
 
-"Silent" pixels never answer at their own address under calibrate injection:
-``silent_pixels()`` = dead pixels, dead double columns, unprogrammable ROCs and address faults
-(whose hits arrive elsewhere) - and missing bumps with ``cals=True``. A PixelAlive that counts
-hits by reported address flags exactly these as dead.
+``unresponsive_pixels()`` give no hit at all when pulsed: dead pixels, dead double columns,
+unprogrammable ROCs - and missing bumps with ``cals=True``. An efficiency map that attributes
+every response of the pulsed pixel to it (right or wrong address) finds exactly these as dead.
+``silent_pixels()`` adds the address faults: never a hit at their own address (what a
+PixelAlive counting hits by reported address flags as dead).
 """
 
 from __future__ import annotations
@@ -117,12 +118,18 @@ class GroundTruth:
         """The defect truth as JSON-ready lists, keys exactly :data:`DEFECT_KEYS`."""
         return {key: getattr(self, key) for key in DEFECT_KEYS}
 
-    def silent_pixels(self, cals: bool = False) -> np.ndarray:
-        """bool ``[n_rocs, 52, 80]``: pixels that never answer at their own address."""
+    def unresponsive_pixels(self, cals: bool = False) -> np.ndarray:
+        """bool ``[n_rocs, 52, 80]``: pixels that give no hit at all when pulsed (dead pixels,
+        dead double columns, unprogrammable ROCs; with ``cals`` also missing bumps)."""
         d = self.defects
-        out = (d.kinds["dead_pixels"] | d.kinds["address_faults"]
-               | d.unprogrammable[:, None, None] | np.repeat(d.dead_dcol, 2, axis=1)[:, :, None])
+        out = (d.kinds["dead_pixels"] | d.unprogrammable[:, None, None]
+               | np.repeat(d.dead_dcol, 2, axis=1)[:, :, None])
         return out | d.kinds["missing_bumps"] if cals else out
+
+    def silent_pixels(self, cals: bool = False) -> np.ndarray:
+        """bool ``[n_rocs, 52, 80]``: pixels that never answer at their own address
+        (:meth:`unresponsive_pixels` plus the address faults, whose hits arrive elsewhere)."""
+        return self.unresponsive_pixels(cals) | self.defects.kinds["address_faults"]
 
     # ------------------------------------------------------------------ per-pixel physics
     def _grid(self):

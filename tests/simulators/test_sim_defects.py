@@ -76,8 +76,11 @@ def test_effects_on_the_response():
     roc, col, row = ALL
     view = DacView(dacs, roc)
     p = m.response(roc, col, row, view, 15, False).prob
-    silent = m.truth.silent_pixels() & ~masks(m)["address_faults"]
+    silent = m.truth.unresponsive_pixels()
+    assert np.array_equal(m.truth.silent_pixels(), silent | masks(m)["address_faults"])
     assert np.all(p[silent] == 0) and np.all(p[~silent] > 0.999)
+    with_cals = m.truth.unresponsive_pixels(cals=True)
+    assert np.array_equal(with_cals, silent | masks(m)["missing_bumps"])
     assert p[0, 1, 2] == 0 and p[15].max() == 0 and p[6, 50:52].max() == 0
     masked = m.response(roc, col, row, view, 15, True).prob
     assert masked[1, 3, 4] > 0.999 and np.count_nonzero(masked) == 1  # only the unmaskable
