@@ -191,6 +191,18 @@ class GroundTruth:
             over[REG_VCAL] = vcal
         return self.efficiency(roc, col, row, dacs, trims, cals=cals, overrides=over)
 
+    def caldel_centres(self, dacs: np.ndarray, *, vcal: int = 250, vthrcomp: int | None = None,
+                       pixel: tuple[int, int] = (12, 22)) -> np.ndarray:
+        """int ``[n_rocs]``: CalDel in the middle of each ROC's in-time window for ``pixel`` at
+        ``vcal`` and ``vthrcomp`` (default: as programmed) - what pXar's setVthrCompCalDel
+        picks. Thresholds measured with CalDel far from it appear higher (time walk)."""
+        out = np.zeros(self.n_rocs, np.int64)
+        for roc in range(self.n_rocs):
+            v = int(np.asarray(dacs)[roc, REG_VTHRCOMP]) if vthrcomp is None else vthrcomp
+            window = np.flatnonzero(self.tornado(roc, *pixel, dacs, vcal=vcal)[:, v] > 0.5)
+            out[roc] = (window[0] + window[-1]) // 2 if len(window) else -1
+        return out
+
     # ------------------------------------------------------------------ module level
     def vana_for_ia(self, target_ma: float = 24.0) -> np.ndarray:
         """Vana (float DAC, per ROC) at which each ROC draws ``target_ma``."""

@@ -245,3 +245,16 @@ def test_pxar_set_vana_converges(module, dacs):
             step = int(6 * abs(delta)) or 1
             d[roc, 2] = np.clip(int(d[roc, 2]) + int(np.sign(delta)) * step, 0, 255)
         assert abs(24.1 - module.analog_current_ma(d)[roc]) <= 0.25
+
+
+def test_thresholds_measured_at_the_caldel_centre_agree_with_the_truth(module, dacs):
+    d = dacs.copy()
+    d[:, CALDEL] = module.truth.caldel_centres(dacs, vthrcomp=51)
+    assert np.all(np.abs(d[:, CALDEL].astype(int) - module.truth.chip.c0.mean(axis=(1, 2))) < 4)
+    roc = np.arange(16)[:, None, None]
+    col = np.arange(0, 52, 7)[None, :, None]
+    vcal = np.arange(0, 140)[None, None, :]
+    p = module.response(roc, col, 40, DacView(d, roc, {VCAL: vcal}), 15, False).prob
+    measured = 139.5 - p.sum(axis=-1)  # area under the S-curve
+    true = module.truth.threshold_vcal(d, untrimmed())[:, ::7, 40]
+    assert np.abs(measured - true).max() < 0.05
