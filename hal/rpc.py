@@ -263,11 +263,12 @@ def encode_reply(sig: Signature, call_id: int, outputs: Any) -> bytes:
     pairs = zip(out_params, values[: len(out_params)], strict=True)
     scalars = [_scalar(sig, i, p, v) for i, (p, v) in enumerate(pairs)]
     parts = [command_message(call_id, sig.reply.pack(*scalars))]
-    for p, value in zip(sig.data_out, values[len(out_params):], strict=True):
+    outs = values[len(out_params):]
+    for i, (p, value) in enumerate(zip(sig.data_out, outs, strict=True)):
         if p.kind == "str_out":
             raw = value.encode("latin-1") if isinstance(value, str) else bytes(value)
         else:
-            raw = np.asarray(value).astype(p.dtype, copy=False).tobytes()
+            raw = _vector_bytes(sig, len(out_params) + i, p, value)
         parts.append(data_message(raw))
     return b"".join(parts)
 

@@ -49,13 +49,13 @@ class Alive:
         try:
             live = api.efficiency_map(params.ntrig, flags=LoopFlag.CHECK_ORDER)
             ctx.progress.advance(4160)
-            responses = live.as_map(live.responses)[..., 0]
-            address = ana.address_map(live.as_map(live.hits)[..., 0],
-                                      live.as_map(live.misaddressed)[..., 0])
+            responses = live.as_map(live.responses)
+            address = ana.address_map(live.as_map(live.hits),
+                                      live.as_map(live.misaddressed))
             if params.mask_test:
                 masked = api.efficiency_map(params.ntrig, masked=True)
                 ctx.progress.advance(4160)
-                mask = ana.mask_map(responses, masked.as_map(masked.responses)[..., 0])
+                mask = ana.mask_map(responses, masked.as_map(masked.responses))
                 stats = live.stats + masked.stats
             else:
                 mask = np.zeros(responses.shape, np.int8)
