@@ -24,6 +24,13 @@ from simulators.firmware.readout import Readout
 from simulators.firmware.registry import collect
 from simulators.firmware.trigger import Triggering
 
+#: fast-I2C commands each programming call costs on the board (4160 pixels, 26 dcols)
+I2C_COMMANDS = {
+    "roc_SetDAC": 1, "roc_Pix_Trim": 1, "roc_Pix_Mask": 1, "roc_Pix": 1, "roc_Pix_Cal": 1,
+    "roc_ClrCal": 1, "roc_Col_Enable": 1, "roc_AllCol_Enable": 26, "roc_Col_Mask": 81,
+    "roc_Chip_Mask": 26 + 4160, "TrimChip": 4160, "tbm_Set": 1, "tbm_Get": 1, "tbm_GetRaw": 1,
+}
+
 
 class SimulatedBoard:
     """A DTB with a simulated module attached.
@@ -41,9 +48,9 @@ class SimulatedBoard:
         rng = np.random.default_rng([seed if seed is not None else model.seed, 0xD7B])
         self.clock = EmulatedClock()
         addressing = Addressing(model)
-        self.rocs = RocBank(model, addressing)
+        self.rocs = RocBank(model, addressing, self._signals_ok)
         self.tbms = TbmBank(model, addressing)
-        self.daq = Daq()
+        self.daq = Daq(self.clock)
         self.pg = PatternGenerator()
         self.power = Power(model, self.rocs, self.tbms, self.daq, self.clock, name)
         self.readout = Readout(model, self.rocs, self.tbms, self.daq, self.power, rng)
@@ -60,8 +67,17 @@ class SimulatedBoard:
         return self._functions
 
     def rpc_account(self, name: str, request_bytes: int, reply_bytes: int) -> None:
-        """Charge one RPC transaction to the emulated clock."""
+        """Charge one RPC transaction (and the chip commands it makes) to the emulated clock."""
         self.clock.rpc(name, request_bytes, reply_bytes)
+        commands = I2C_COMMANDS.get(name.partition("$")[0])
+        if commands:
+            self.clock.roc_writes(commands)
+
+    def _signals_ok(self) -> bool:
+        """Do the programming signals reach the chips (SDA timing, signal level)?"""
+        p = self.power
+        return self.model.sda_ok(p.delays.get(0, 4), p.delays.get(2, 19)) and \
+            self.model.level_ok(p.levels.get(2, 15))
 
     @property
     def hardware_s(self) -> float:

@@ -77,7 +77,8 @@ class DaqChannel:
 class Daq:
     """The eight DAQ channels and the deserializer selection."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock) -> None:
+        self.clock = clock
         self.channels = [DaqChannel() for _ in range(N_CHANNELS)]
         self.deser: int | None = None  # 160 or 400 once selected
         self.deser160_phase = 4
@@ -103,6 +104,7 @@ class Daq:
         c.capacity = int(np.clip(words, MIN_WORDS, MAX_WORDS))
         c.running = False
         c.clear()
+        self.clock.memory_clear(c.capacity)
         return (c.capacity,)
 
     @rpc("Daq_Close$vC")

@@ -34,9 +34,10 @@ class RocBank:
     dcol_on : bool [n_rocs, 26]
     """
 
-    def __init__(self, model, addressing: Addressing):
+    def __init__(self, model, addressing: Addressing, signals_ok=lambda: True):
         self.model = model
         self.addr = addressing
+        self.signals_ok = signals_ok
         self.n_rocs = model.n_rocs
         self.programmable = np.asarray(model.programmable(), bool)
         self.reset_all()
@@ -57,7 +58,7 @@ class RocBank:
         roc = self.addr.roc_target()
         if roc is None or not 0 <= roc < self.n_rocs:
             return None
-        if not self.programmable[roc]:
+        if not self.programmable[roc] or not self.signals_ok():
             return None
         return roc
 

@@ -293,7 +293,9 @@ class NiosLoops:
     def _noise(self, plan: LoopPlan, n_points: int) -> np.ndarray:
         unmasked = np.zeros_like(self.rocs.masked)
         unmasked[list(plan.rocs)] = True
-        noise = self.model.noise_hits(unmasked, self.rocs.dacs, n_points * plan.ntrig, self.rng)
+        trims = np.minimum(self.trim_table[: self.model.n_rocs], 15)
+        noise = self.model.noise_hits(unmasked, self.rocs.dacs, n_points * plan.ntrig, self.rng,
+                                      trims=trims)
         out = np.empty(len(noise), HIT_DTYPE)
         out["ev"] = noise["trig"]
         for name in ("roc", "col", "row", "ph"):

@@ -62,7 +62,9 @@ class Power:
     def digital_ma(self) -> float:
         if not self.on:
             return 0.0
-        total = float(np.sum(self.model.digital_current_ma(self.rocs.dacs)))
+        unmasked = ~self.rocs.masked & np.repeat(self.rocs.dcol_on, 2, axis=1)[:, :, None]
+        total = float(np.sum(self.model.digital_current_ma(
+            self.rocs.dacs, unmasked=unmasked, trims=self.rocs.trims)))
         if self.model.tbm_type is not None:
             total += TBM_DIGITAL_MA
         return min(total, self.id_100ua / 10.0)

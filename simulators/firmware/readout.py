@@ -115,14 +115,27 @@ class Readout:
         return Encoded(words, starts, n_events)
 
     def advance(self, n_events: int) -> None:
-        """Commit ``n_events`` triggers: event counter and readback positions move on."""
+        """Commit ``n_events`` triggers: event counter and readback positions move on, and
+        single-event upsets may strike (they show from the next events on)."""
         self.tbms.event_counter += n_events
         self.rb_counter += n_events
+        if n_events <= 0:
+            return
+        roc_rate, tbm_rate = self.model.roc_seu_rate(), self.model.tbm_seu_rate()
+        if roc_rate > 0:
+            p = 1.0 - (1.0 - roc_rate) ** n_events
+            self.rocs.seu |= (self.rng.random(self.model.n_rocs) < p) & self.rocs.programmable
+        if tbm_rate > 0 and self.tbms.n_cores:
+            self.tbms.seu |= bool(self.rng.random() < 1.0 - (1.0 - tbm_rate) ** n_events)
 
     def deliver(self, words: list[np.ndarray]) -> None:
         """Write encoded words (per layout channel) into the DAQ, if the right deser listens."""
         if self.daq.deser != self.layout.deser:
             return
+        if self.layout.deser == 160 and not self.model.deser160_ok(
+            self.power.delays.get(0, 4), self.daq.deser160_phase
+        ):
+            words = [misframed(w) for w in words]
         for w, ch in zip(words, self.daq_channels, strict=True):
             self.daq.channels[ch].write(self._bit_errors(w))
 
@@ -181,3 +194,14 @@ class Readout:
         bit = self.rng.integers(0, 16, size=int(flips.sum()), dtype=np.uint16)
         words[flips] ^= (np.uint16(1) << bit).astype(np.uint16)
         return words
+
+
+def misframed(words: np.ndarray, shift: int = 1) -> np.ndarray:
+    """DESER160 words sampled with a wrong phase: the 12-bit payloads are cut out of the ROC's
+    4-bit-per-clock stream ``shift`` nibbles off (markers stay where the token put them)."""
+    if len(words) == 0:
+        return words
+    nibbles = ((words[:, None] >> np.array([8, 4, 0], np.uint16)) & 0xF).reshape(-1)
+    nibbles = np.roll(nibbles, -shift).reshape(-1, 3).astype(np.uint16)
+    payload = nibbles[:, 0] << 8 | nibbles[:, 1] << 4 | nibbles[:, 2]
+    return (words & 0xC000) | payload

@@ -84,7 +84,8 @@ class Triggering:
         unmasked &= self.rocs.programmable[:, None, None]
         if not unmasked.any():
             return np.zeros(0, HIT_DTYPE)
-        noise = self.model.noise_hits(unmasked, self.rocs.dacs, n_events, self.rng)
+        noise = self.model.noise_hits(unmasked, self.rocs.dacs, n_events, self.rng,
+                                      trims=self.rocs.trims)
         out = np.empty(len(noise), HIT_DTYPE)
         out["ev"] = noise["trig"]
         for name in ("roc", "col", "row", "ph"):
