@@ -1,0 +1,34 @@
+"""Helpers for tests that run plans in-process against simulated boards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hal.dtb import Board
+from hal.rpc import RpcClient
+from hal.transport import PipeTransport
+from pixcal.connect import Connection
+from pixcal.plan import parse_plan
+from pixcal.runner import RunRequest, StepProgress, run_plan
+from simulators.boards import simulated_board
+
+
+def sim_connection(url: str, timeout: float = 10.0):
+    """A Connection to a fresh simulated board, plus the board object (for its ground truth
+    and state)."""
+    server = simulated_board(url)
+    rpc = RpcClient(PipeTransport(server.feed, name=url), timeout=timeout)
+    rpc.check_compatibility()
+    sim = server.handler
+    return Connection(Board(rpc), url, clock=sim.clock, sim_seed=sim.model.seed), sim
+
+
+def run_steps(url: str, steps: list[dict], out: Path, progress: StepProgress | None = None,
+              config: Path | None = None, **plan_keys):
+    """Run a plan given as data; returns (outcome, simulated board)."""
+    plan = parse_plan({"name": "test", "steps": steps, **plan_keys}, "<test plan>")
+    conn, sim = sim_connection(url)
+    outcome = run_plan(RunRequest(plan, url, config, "M-TEST", out), conn, progress)
+    return outcome, sim
+
+
