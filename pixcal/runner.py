@@ -119,6 +119,8 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
         cfg = load_module_config(request.config, board.tbm.present())
         _check_dut_kind(request.plan, cfg)
         module_id = request.module_id or cfg.module_id or "module"
+        if cfg.module_id != module_id:
+            cfg = cfg.replace(module_id=module_id)
         request.out_dir.mkdir(parents=True, exist_ok=True)
         path = results_path(request.out_dir, module_id, request.plan.name)
         writer = RunWriter(path, {
@@ -185,12 +187,12 @@ def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
 def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
               progress: StepProgress) -> str:
     procedure = get_procedure(step.procedure)()
-    key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
-    bar = progress.step_started(step, procedure.unit)
     hw0, wall0 = connection.hardware_seconds(), time.monotonic()
-    ctx = StepContext(api=api, progress=bar, log=progress.message)
+    key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
     status, error, result = "completed", "", StepResult()
     try:
+        bar = progress.step_started(step, procedure.unit)
+        ctx = StepContext(api=api, progress=bar, log=progress.message)
         result = procedure.run(ctx, step.params)
     except ProcedureFailed as exc:
         status, error = "failed", str(exc)
@@ -201,8 +203,8 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
                 connection, hw0, wall0)
         progress.step_finished(step, "interrupted", None)
         raise
-    except HalError:
-        _finish(writer, key, "failed", "lost the board", result, connection, hw0, wall0)
+    except HalError as exc:
+        _finish(writer, key, "failed", f"lost the board: {exc}", result, connection, hw0, wall0)
         progress.step_finished(step, "failed", None)
         raise
     hw = _finish(writer, key, status, error, result, connection, hw0, wall0)

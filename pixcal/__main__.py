@@ -1,0 +1,5 @@
+"""``python -m pixcal`` = the ``pixcal`` command."""
+
+from pixcal.cli import main
+
+main()

@@ -1,0 +1,186 @@
+"""The runner's promises: plan validation, failed steps, Ctrl-C, SIGTERM, lost links, kills."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from sim_runs import run_steps
+
+from pixcal.cli import main
+from pixcal.connect import connect
+from pixcal.plan import parse_plan
+from pixcal.runner import RunRequest, StepProgress, run_plan
+from pixcal.store import RunFile
+from simulators.boards import simulated_board
+from simulators.servers import TcpServer
+
+ROC = "sim://roc?seed=4&defects=none"
+
+
+# ---------------------------------------------------------------------- plan validation (CLI)
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[[steps]]\nprocedure = "alvie"\n', "step 1: unknown procedure 'alvie'"),
+    ('[[steps]]\nprocedure = "alive"\nntrg = 3\n', "step 1 (alive): unknown parameter 'ntrg'"),
+    ('[[steps]]\nprocedure = "pretest"\n[[steps]]\nprocedure = "alive"\nvcal = 300\n',
+     "step 2 (alive): vcal: Input should be less than or equal to 255"),
+    ('[[steps]]\nprocedure = "alive"\nntrig = "ten"\n', "step 1 (alive): ntrig:"),
+    ('name = "x"\n', "a plan needs at least one [[steps]] entry"),
+    ('stesp = 1\n', "unknown plan key(s): stesp"),
+    ('[defaults]\nntrig = 4\n[[steps]]\nprocedure = "pretest"\nntrig=2\n'
+     '[[steps]]\nprocedure="alive"\nvcal=-1\n', "step 2 (alive): vcal:"),
+    ('[[steps]\n', "not valid TOML"),
+])
+def test_bad_plans_name_file_step_and_field(tmp_path, capsys, text, expected):
+    plan = tmp_path / "bad.toml"
+    plan.write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(plan), "--target", ROC, "--out", str(tmp_path / "runs")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {plan}: ") and expected in err[0], err
+    assert not (tmp_path / "runs").exists()  # nothing touched
+
+
+def test_defaults_and_plan_show(capsys):
+    main(["plan", "show", "fulltest", "--json"])
+    out = capsys.readouterr().out
+    assert '"procedure": "pretest"' in out and '"ntrig": 10' in out and '"vcal": 250' in out
+    main(["plans"])
+    assert "fulltest" in capsys.readouterr().out
+
+
+def test_defaults_apply_to_steps_that_have_the_parameter():
+    plan = parse_plan({"defaults": {"ntrig": 4}, "steps": [{"procedure": "alive"},
+                       {"procedure": "alive", "name": "again", "ntrig": 7}]})
+    assert [s.params.ntrig for s in plan.steps] == [4, 7]
+
+
+# ---------------------------------------------------------------------- failures and interrupts
+def test_failed_step_skips_the_rest_unless_continue_on_error(tmp_path):
+    url = "sim://roc?seed=2&defects=none"
+    bad = {"procedure": "pretest", "pixels": [[51, 79]], "min_caldel_width": 250}
+    outcome, sim = run_steps(url, [bad, {"procedure": "alive"}], tmp_path / "a")
+    rf = RunFile(outcome.path)
+    assert outcome.status == "failed" and rf.header()["status"] == "failed"
+    assert [s.status for s in rf.steps()] == ["failed", "skipped"]
+    assert "no working pixel" in rf.step("pretest").error
+    assert not sim.power.on
+    bad["continue_on_error"] = True
+    outcome, sim = run_steps(url, [bad, {"procedure": "alive"}], tmp_path / "b")
+    assert [s.status for s in RunFile(outcome.path).steps()] == ["failed", "completed"]
+    assert outcome.status == "failed"
+
+
+class InterruptAt(StepProgress):
+    """Presses Ctrl-C (a real SIGINT) when the named step starts."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def step_started(self, step, unit):
+        if step.name == self.name:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the signal interrupts this sleep
+        return super().step_started(step, unit)
+
+
+def test_ctrl_c_powers_off_and_marks_the_run_interrupted(tmp_path):
+    steps = [{"procedure": "alive", "name": "first"}, {"procedure": "alive", "name": "second"}]
+    outcome, sim = run_steps(ROC, steps, tmp_path, progress=InterruptAt("second"))
+    assert outcome.status == "interrupted"
+    rf = RunFile(outcome.path)
+    assert rf.header()["status"] == "interrupted"
+    assert [s.status for s in rf.steps()] == ["completed", "interrupted"]
+    assert rf.dataset("first", "alive").shape == (1, 52, 80)  # the finished step is intact
+    assert not sim.power.on and not sim.power.hv_on
+    assert rf.document("config_out") is not None
+
+
+def test_lost_link_fails_the_run_and_closes_the_file(tmp_path):
+    server = TcpServer(simulated_board(ROC)).start()
+    conn = connect(server.url, timeout=1.0)
+
+    class CutCable(StepProgress):
+        def step_started(self, step, unit):
+            server.close()
+            return super().step_started(step, unit)
+
+    plan = parse_plan({"name": "cut", "steps": [{"procedure": "alive"}]})
+    outcome = run_plan(RunRequest(plan, server.url, None, "M", tmp_path), conn, CutCable())
+    rf = RunFile(outcome.path)
+    assert outcome.status == "failed" and rf.header()["status"] == "failed"
+    assert "power-off not confirmed" in rf.header()["error"]
+    assert rf.steps()[0].status == "failed"
+
+
+def test_alive_over_tcp_matches_truth(tmp_path):
+    url = "sim://module?seed=5&defects=typical"
+    board = simulated_board(url)
+    with TcpServer(board) as server:
+        server.start()
+        conn = connect(server.url)
+        plan = parse_plan({"name": "tcp", "steps": [{"procedure": "alive"}]})
+        outcome = run_plan(RunRequest(plan, server.url, None, "M", tmp_path), conn)
+    assert outcome.status == "completed", outcome.error
+    rf = RunFile(outcome.path)
+    dead = board.handler.model.truth.unresponsive_pixels()
+    np.testing.assert_array_equal(rf.dataset("alive", "alive") == 0, dead)
+    assert rf.steps()[0].hardware_s > 0  # measured (wall clock) on a non-simulated target
+
+
+# ---------------------------------------------------------------------- whole process
+def _pixcal(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pixcal", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_sigint_exits_130_with_an_interrupted_file(tmp_path):
+    proc = _pixcal("run", "fulltest", "--target", "sim://module?seed=1", "--out", str(tmp_path))
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("*.h5")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    (path,) = tmp_path.glob("*.h5")
+    status = RunFile(path).header()["status"]
+    assert (proc.returncode, status) == (130, "interrupted"), err
+    assert out.strip().splitlines()[-1] == str(path)  # the path is printed last
+
+
+def test_sigkill_at_random_moments_leaves_honest_files(tmp_path):
+    """>= 10 runs killed at random moments: every file opens, finished steps are complete,
+    nothing that was cut short claims to be complete."""
+    rng = np.random.default_rng(3)
+    dirs = [tmp_path / f"k{i}" for i in range(10)]
+    procs = [_pixcal("run", "fulltest", "--target", f"sim://module?seed={i}", "--out", str(d))
+             for i, d in enumerate(dirs)]
+    for proc, delay in zip(procs, rng.uniform(1.0, 6.0, len(procs)), strict=True):
+        time.sleep(delay / len(procs))
+        proc.kill()
+    for proc in procs:
+        proc.communicate(timeout=60)
+    seen = set()
+    for d in dirs:
+        files = list(d.glob("*.h5"))
+        if not files:
+            seen.add("no file yet")
+            continue
+        rf = RunFile(files[0])
+        head = rf.header()
+        steps = rf.steps()
+        seen.add((head["status"], len(steps)))
+        assert head["status"] in ("running", "completed")
+        for s in steps:
+            assert s.status in ("running", "completed")
+            if s.status == "completed":
+                assert s.datasets and s.finished_utc
+            else:
+                assert not s.datasets and not s.finished_utc
+    assert len(seen) > 1  # the kills landed at different stages
