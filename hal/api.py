@@ -21,7 +21,7 @@ from hal import chips, program
 from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
 from hal.daqrun import DaqRun
 from hal.decoder import Decoded, DecoderStats
-from hal.dtb import Board, LoopFlag
+from hal.dtb import DAQ_MAX_WORDS, Board, LoopFlag
 from hal.dut import NIOS_MASKED, Dut
 from hal.errors import DataError
 from hal.scan import ScanAccumulator, ScanData, threshold
@@ -60,14 +60,17 @@ class Measurement:
     dut : what is connected; :meth:`set_dac` and friends keep it up to date.
     retries : how often a measurement is repeated when the data are not clean.
     progress : optional hook ``(points done, points total)`` called while a loop runs.
+    daq_words : DAQ memory to use (words, split over the channels); loops pause and resume
+        whenever a channel passes 85 % of its share.
     """
 
     def __init__(self, board: Board, dut: Dut, retries: int = 3,
-                 progress: ProgressHook | None = None):
+                 progress: ProgressHook | None = None, daq_words: int = DAQ_MAX_WORDS):
         self.board = board
         self.dut = dut
         self.retries = retries
         self.progress = progress
+        self.daq_words = daq_words
 
     # ------------------------------------------------------------------ setup and programming
     def setup(self) -> None:
@@ -158,7 +161,7 @@ class Measurement:
     def trigger_burst(self, n_triggers: int, period_clk: int) -> Burst:
         """Run the pattern generator ``n_triggers`` times and decode what comes back
         (no retries: this is how link quality is measured)."""
-        run = DaqRun(self.board, self.dut, _discard)
+        run = DaqRun(self.board, self.dut, _discard, self.daq_words)
         try:
             self.board.pg.triggers(n_triggers, period_clk)
             run.finish()
@@ -203,7 +206,7 @@ class Measurement:
         fw_flags = int(flags) & ~int(HOST_FLAGS)
         scan_args = _scan_kwargs(scans)
         i2c = [self.dut.i2c[r] for r in rocs]
-        run = DaqRun(board, self.dut, acc)
+        run = DaqRun(board, self.dut, acc, self.daq_words)
         try:
             targets = [None] if all_pixels else [tuple(int(x) for x in p) for p in acc.pixels]
             for pixel in targets:

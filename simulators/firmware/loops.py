@@ -229,25 +229,28 @@ class NiosLoops:
                 if plan.regs:
                     self.rocs.dacs[roc, list(plan.regs)] = plan.values[-1]
 
-    def _over_threshold(self, extra_words: np.ndarray | None = None) -> bool:
-        """Is a receiving channel more than 85 % full (``extra_words``: per layout channel)?"""
+    def _over_threshold(self) -> bool:
+        """Is a channel receiving this module's data more than 85 % full?"""
+        return any(c.size > INTERRUPT_FILL * c.capacity
+                   for _, c in self.readout.data_channels())
+
+    def _points_that_fit(self, enc, n_points: int, ntrig: int) -> int:
+        """How many points of an encoded chunk the firmware commits before it pauses: it
+        checks the fill level before every point (the first was checked by the caller)."""
+        over = np.zeros(n_points, bool)
+        starts = np.arange(n_points) * ntrig
         for i, c in self.readout.data_channels():
-            extra = int(extra_words[i]) if extra_words is not None else 0
-            if c.size + extra > INTERRUPT_FILL * c.capacity:
-                return True
-        return False
+            over |= c.size + enc.words_before(i, starts) > INTERRUPT_FILL * c.capacity
+        over[0] = False
+        hit = np.flatnonzero(over)
+        return int(hit[0]) if len(hit) else n_points
 
     def _run_chunk(self, plan: LoopPlan, start: int, stop: int) -> int:
         """Generate points [start, stop), commit as many as the 85 % rule allows; return count."""
         n_q = stop - start
         hits = self._hits(plan, start, stop)
         enc = self.readout.encode(n_q * plan.ntrig, hits)
-        committed = n_q
-        if self.readout.data_channels():
-            for j in range(1, n_q):
-                if self._over_threshold(enc.words_before(j * plan.ntrig)):
-                    committed = j
-                    break
+        committed = self._points_that_fit(enc, n_q, plan.ntrig)
         n_events = committed * plan.ntrig
         self.readout.deliver(enc.head(n_events))
         self.readout.advance(n_events)
@@ -279,7 +282,8 @@ class NiosLoops:
             # the neighbour row is pulsed while only the target is unmasked; cross-talk into
             # the target is not modelled, so nothing is read out
             fired[:] = False
-        qi, ri, ti = np.nonzero(fired)
+        # (point, trigger, ROC) order = event order, ROCs in token order within an event
+        qi, ti, ri = np.nonzero(fired.transpose(0, 2, 1))
         hits = np.empty(len(qi), HIT_DTYPE)
         hits["ev"] = qi * plan.ntrig + ti
         hits["roc"] = rocs[ri]

@@ -64,17 +64,16 @@ class Encoded:
     starts: list[np.ndarray]
     n_events: int
 
-    def words_before(self, event: int) -> np.ndarray:
-        """Words per channel that precede ``event`` (event == n_events: the whole chunk)."""
-        out = np.empty(len(self.words), np.int64)
-        for i, (w, s) in enumerate(zip(self.words, self.starts, strict=True)):
-            out[i] = len(w) if event >= len(s) else s[event]
-        return out
+    def words_before(self, channel: int, events: np.ndarray | int) -> np.ndarray:
+        """Words of ``channel`` that precede each of ``events`` (n_events: the whole chunk)."""
+        w, s = self.words[channel], self.starts[channel]
+        ev = np.asarray(events)
+        return np.where(ev < len(s), s[np.minimum(ev, max(len(s) - 1, 0))] if len(s) else 0,
+                        len(w))
 
     def head(self, n_events: int) -> list[np.ndarray]:
         """The words of the first ``n_events`` events, per channel."""
-        ends = self.words_before(n_events)
-        return [w[:e] for w, e in zip(self.words, ends, strict=True)]
+        return [w[: int(self.words_before(i, n_events))] for i, w in enumerate(self.words)]
 
 
 class Readout:
@@ -96,7 +95,7 @@ class Readout:
     # ------------------------------------------------------------------ encoding
     def encode(self, n_events: int, hits: np.ndarray) -> Encoded:
         """Encode ``n_events`` triggers carrying ``hits`` (HIT_DTYPE, any order)."""
-        hits = np.sort(hits, order=("ev", "roc", "col", "row")) if len(hits) else hits
+        hits = in_event_order(hits)
         n_rocs = self.model.n_rocs
         batch = EventBatch(
             n_events=n_events,
@@ -205,3 +204,13 @@ def misframed(words: np.ndarray, shift: int = 1) -> np.ndarray:
     nibbles = np.roll(nibbles, -shift).reshape(-1, 3).astype(np.uint16)
     payload = nibbles[:, 0] << 8 | nibbles[:, 1] << 4 | nibbles[:, 2]
     return (words & 0xC000) | payload
+
+
+def in_event_order(hits: np.ndarray) -> np.ndarray:
+    """Hits sorted by (event, ROC); already ordered input (the usual case) is not copied."""
+    if len(hits) < 2:
+        return hits
+    key = hits["ev"].astype(np.int64) << 8 | hits["roc"]
+    if np.all(key[1:] >= key[:-1]):
+        return hits
+    return hits[np.argsort(key, kind="stable")]
