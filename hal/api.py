@@ -29,6 +29,7 @@ from hal.scan import ScanAccumulator, ScanData, threshold
 log = logging.getLogger(__name__)
 
 ALL_PIXELS = np.stack(np.divmod(np.arange(ROC_NUMCOLS * ROC_NUMROWS), ROC_NUMROWS), axis=1)
+MIN_DAQ_WORDS = 8192  # the firmware's smallest buffer per channel
 MAX_LOOP_CALLS = 100_000  # a loop that keeps pausing this often is broken
 #: loop flags only the host interprets; the firmware is not told about them
 HOST_FLAGS = LoopFlag.CHECK_ORDER | LoopFlag.RISING_EDGE | LoopFlag.FORCE_MASKED | LoopFlag.NOSORT
@@ -161,7 +162,7 @@ class Measurement:
     def trigger_burst(self, n_triggers: int, period_clk: int) -> Burst:
         """Run the pattern generator ``n_triggers`` times and decode what comes back
         (no retries: this is how link quality is measured)."""
-        run = DaqRun(self.board, self.dut, _discard, self.daq_words)
+        run = DaqRun(self.board, self.dut, _discard, self._buffer_words(n_triggers))
         try:
             self.board.pg.triggers(n_triggers, period_clk)
             run.finish()
@@ -171,6 +172,15 @@ class Measurement:
         return Burst(n_triggers, [int(n) for n in run.n_events], run.stats, run.readback())
 
     # ------------------------------------------------------------------ machinery
+    def _buffer_words(self, events: int) -> int:
+        """DAQ memory for a measurement of ``events`` triggers: room for all of it with one
+        hit per ROC and event (clearing memory costs time, so no more), at most ``daq_words``;
+        a bigger measurement simply pauses at 85 % and resumes."""
+        channels = self.dut.channels()
+        per_event = 4 + 3 * max(len(c.rocs) for c in channels)
+        want = 2 * events * per_event * len(channels)
+        return int(min(self.daq_words, max(want, MIN_DAQ_WORDS * len(channels))))
+
     def _rocs(self, rocs: Sequence[int] | None) -> list[int]:
         if rocs is None:
             return [int(r) for r in np.flatnonzero(self.dut.enabled)]
@@ -206,7 +216,7 @@ class Measurement:
         fw_flags = int(flags) & ~int(HOST_FLAGS)
         scan_args = _scan_kwargs(scans)
         i2c = [self.dut.i2c[r] for r in rocs]
-        run = DaqRun(board, self.dut, acc, self.daq_words)
+        run = DaqRun(board, self.dut, acc, self._buffer_words(acc.expected_events))
         try:
             targets = [None] if all_pixels else [tuple(int(x) for x in p) for p in acc.pixels]
             for pixel in targets:
