@@ -11,8 +11,9 @@ arrays ``[roc, pixel, dac point...]`` (``as_map`` gives ``[roc, col, row, ...]``
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +107,16 @@ class Measurement:
 
     def dac(self, name: str, roc: int) -> int:
         return self.dut.dac(name, roc)
+
+    @contextlib.contextmanager
+    def temporary_dac(self, name: str, value: int) -> Iterator[None]:
+        """Set a DAC on all ROCs for the duration of a ``with`` block, then restore it."""
+        old = [self.dac(name, r) for r in range(self.dut.n_rocs)]
+        self.set_dac(name, value)
+        try:
+            yield
+        finally:
+            self.set_dac(name, old)
 
     def set_tbm(self, core: int, name: str, value: int) -> None:
         """Write one TBM register of one core (0 = alpha of the first TBM, 1 = beta, ...)."""

@@ -44,9 +44,7 @@ class Alive:
         api = ctx.api
         n_maps = 2 if params.mask_test else 1
         ctx.progress.start(n_maps * 4160, self.unit, "alive")
-        old_vcal = [api.dac("vcal", r) for r in range(api.dut.n_rocs)]
-        api.set_dac("vcal", params.vcal)
-        try:
+        with api.temporary_dac("vcal", params.vcal):
             live = api.efficiency_map(params.ntrig, flags=LoopFlag.CHECK_ORDER)
             ctx.progress.advance(4160)
             responses = live.as_map(live.responses)
@@ -60,8 +58,6 @@ class Alive:
             else:
                 mask = np.zeros(responses.shape, np.int8)
                 stats = live.stats
-        finally:
-            api.set_dac("vcal", old_vcal)
         counts = ana.per_roc_counts(responses, mask, address, params.ntrig)
         return StepResult(
             summary=counts,

@@ -205,9 +205,7 @@ def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray
     VthrComp values.
     """
     api = ctx.api
-    old_vcal = [api.dac("vcal", r) for r in range(api.dut.n_rocs)]
-    api.set_dac("vcal", params.vcal)
-    try:
+    with api.temporary_dac("vcal", params.vcal):
         for pixel in params.pixels:
             data = api.dac_dac_scan("caldel", 0, 255, "vthrcomp", 0, 255, params.ntrig,
                                     step1=params.scan_step, step2=params.scan_step,
@@ -219,8 +217,6 @@ def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray
             if all(w > params.min_caldel_width for w, good in zip(widths, ok, strict=True)
                    if good):
                 return tuple(pixel), eff, caldel, vthr
-    finally:
-        api.set_dac("vcal", old_vcal)
     raise ProcedureFailed(f"no working pixel among {len(params.pixels)} candidates")
 
 

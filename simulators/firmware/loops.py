@@ -17,6 +17,7 @@ import numpy as np
 
 from hal.chips import ROC_NUMCOLS, ROC_NUMPIXELS, ROC_NUMROWS
 from simulators.firmware.events import HIT_DTYPE
+from simulators.firmware.readout import noise_as_hits
 from simulators.firmware.registry import rpc
 from simulators.physics.dacview import DacView
 
@@ -300,11 +301,7 @@ class NiosLoops:
         trims = np.minimum(self.trim_table[: self.model.n_rocs], 15)
         noise = self.model.noise_hits(unmasked, self.rocs.dacs, n_points * plan.ntrig, self.rng,
                                       trims=trims)
-        out = np.empty(len(noise), HIT_DTYPE)
-        out["ev"] = noise["trig"]
-        for name in ("roc", "col", "row", "ph"):
-            out[name] = noise[name]
-        return out
+        return noise_as_hits(noise)
 
     def _charge(self, plan: LoopPlan, start: int, stop: int) -> None:
         """Emulated hardware time of points [start, stop)."""

@@ -214,3 +214,12 @@ def in_event_order(hits: np.ndarray) -> np.ndarray:
     if np.all(key[1:] >= key[:-1]):
         return hits
     return hits[np.argsort(key, kind="stable")]
+
+
+def noise_as_hits(noise: np.ndarray) -> np.ndarray:
+    """The physics' noise hits (fields trig, roc, col, row, ph) as HIT_DTYPE (ev = trigger)."""
+    out = np.empty(len(noise), HIT_DTYPE)
+    out["ev"] = noise["trig"]
+    for name in ("roc", "col", "row", "ph"):
+        out[name] = noise[name]
+    return out

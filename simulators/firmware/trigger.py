@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulators.firmware.events import HIT_DTYPE
+from simulators.firmware.readout import noise_as_hits
 from simulators.firmware.registry import rpc
 from simulators.physics.dacview import DacView
 
@@ -86,8 +87,4 @@ class Triggering:
             return np.zeros(0, HIT_DTYPE)
         noise = self.model.noise_hits(unmasked, self.rocs.dacs, n_events, self.rng,
                                       trims=self.rocs.trims)
-        out = np.empty(len(noise), HIT_DTYPE)
-        out["ev"] = noise["trig"]
-        for name in ("roc", "col", "row", "ph"):
-            out[name] = noise[name]
-        return out
+        return noise_as_hits(noise)

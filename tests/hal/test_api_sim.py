@@ -69,7 +69,7 @@ def test_threshold_map_is_near_the_true_threshold():
 
 
 def test_dac_dac_scan_shape_and_pulse_heights():
-    api, sim = measurement("sim://roc?seed=6&defects=none")
+    api, _ = measurement("sim://roc?seed=6&defects=none")
     data = api.dac_dac_scan("caldel", 0, 255, "vthrcomp", 0, 255, 4, step1=8, step2=8,
                             pixels=np.array([[12, 22]]))
     assert data.hits.shape == (1, 1, 32, 32)
@@ -80,7 +80,7 @@ def test_dac_dac_scan_shape_and_pulse_heights():
 
 
 def test_loop_interrupts_at_85_percent_are_resumed_transparently():
-    api, sim = measurement("sim://roc?seed=7&defects=none")
+    api, _ = measurement("sim://roc?seed=7&defects=none")
     api.daq_words = 20_000  # 4160 x 10 events of ~3 words: about ten pauses
     calls = []
     api.progress = lambda done, total: calls.append(done)
