@@ -20,7 +20,7 @@ import numpy as np
 
 from hal import chips, program
 from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
-from hal.daqrun import DaqRun
+from hal.daqrun import MIN_DAQ_WORDS, DaqRun
 from hal.decoder import Decoded, DecoderStats
 from hal.dtb import DAQ_MAX_WORDS, Board, LoopFlag
 from hal.dut import NIOS_MASKED, Dut
@@ -30,7 +30,6 @@ from hal.scan import ScanAccumulator, ScanData, threshold
 log = logging.getLogger(__name__)
 
 ALL_PIXELS = np.stack(np.divmod(np.arange(ROC_NUMCOLS * ROC_NUMROWS), ROC_NUMROWS), axis=1)
-MIN_DAQ_WORDS = 8192  # the firmware's smallest buffer per channel
 MAX_LOOP_CALLS = 100_000  # a loop that keeps pausing this often is broken
 #: loop flags only the host interprets; the firmware is not told about them
 HOST_FLAGS = LoopFlag.CHECK_ORDER | LoopFlag.RISING_EDGE | LoopFlag.FORCE_MASKED | LoopFlag.NOSORT
@@ -84,7 +83,6 @@ class Measurement:
         program.power_on(self.board, self.dut)
         program.program_tbm(self.board, self.dut)
         program.program_rocs(self.board, self.dut)
-        program.select_deserializer(self.board, self.dut)
         self.board.flush()
 
     def power_off(self) -> None:

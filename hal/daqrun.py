@@ -12,9 +12,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hal import program
 from hal.decoder import Decoded, DecoderStats, StreamDecoder
 from hal.dtb import DAQ_MAX_WORDS, Board, DaqStatus
 from hal.dut import Dut
+from hal.errors import DataError
+
+MIN_DAQ_WORDS = 8192  # the firmware's smallest buffer per channel
 
 #: (channel position, first event index of this piece in the channel's stream, decoded events)
 EventSink = Callable[[int, int, Decoded], None]
@@ -42,17 +46,27 @@ class DaqRun:
         ]
         self.n_events = np.zeros(len(self.channels), np.int64)
         self.status = DaqStatus.OK
-        per_channel = max(8192, buffer_words // len(self.channels))
-        for ch in self.channels:
-            board.daq.open(per_channel, ch.daq)
-        for ch in self.channels:
-            board.daq.start(ch.daq)
+        per_channel = max(MIN_DAQ_WORDS, buffer_words // len(self.channels))
+        opened = []
+        try:
+            for ch in self.channels:
+                if board.daq.open(per_channel, ch.daq) == 0:
+                    raise DataError(f"DAQ channel {ch.daq}: could not allocate {per_channel} words")
+                opened.append(ch)
+            # Daq_Open/Daq_Close deselect the deserializer on the board: select it every time
+            program.select_deserializer(board, dut)
+            for ch in self.channels:
+                board.daq.start(ch.daq)
+        except BaseException:
+            for ch in opened:
+                board.daq.close(ch.daq)
+            raise
 
     def drain(self) -> None:
         """Read every channel until empty and decode what arrived."""
         for pos, ch in enumerate(self.channels):
             block = self.board.daq.read_all(ch.daq)
-            self.status |= block.status & DaqStatus.RAM_OVERFLOW
+            self.status |= block.status & (DaqStatus.RAM_OVERFLOW | DaqStatus.FIFO_OVERFLOW)
             if len(block.data):
                 self._deliver(pos, self.decoders[pos].feed(block.data))
 
