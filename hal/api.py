@@ -22,15 +22,21 @@ from hal import chips, program
 from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
 from hal.daqrun import MIN_DAQ_WORDS, DaqRun
 from hal.decoder import Decoded, DecoderStats
-from hal.dtb import DAQ_MAX_WORDS, Board, LoopFlag
+from hal.dtb import DAQ_MAX_WORDS, Board, DaqStatus, LoopFlag
 from hal.dut import NIOS_MASKED, Dut
-from hal.errors import DataError
+from hal.errors import DataError, RegisterRangeError
 from hal.scan import ScanAccumulator, ScanData, threshold
 
 log = logging.getLogger(__name__)
 
 ALL_PIXELS = np.stack(np.divmod(np.arange(ROC_NUMCOLS * ROC_NUMROWS), ROC_NUMROWS), axis=1)
-MAX_LOOP_CALLS = 100_000  # a loop that keeps pausing this often is broken
+MAX_LOOP_CALLS = 1000  # the firmware gives up after 150 pauses; this is a safety net
+LOOP_PAUSE_S = 60.0  # a loop call should pause (and reply) at least this often
+CLOCK_HZ = 40e6
+BARRIER_MARGIN_S = 10.0
+INTERRUPT_FILL = 0.85
+#: clocks the firmware allows per trigger for the read-out, by deserializer
+READOUT_ALLOWANCE_CLK = {160: 15, 400: 100}
 #: loop flags only the host interprets; the firmware is not told about them
 HOST_FLAGS = LoopFlag.CHECK_ORDER | LoopFlag.RISING_EDGE | LoopFlag.FORCE_MASKED | LoopFlag.NOSORT
 
@@ -78,15 +84,18 @@ class Measurement:
         """Board settings and deserializer for this DUT (no power yet)."""
         program.setup_board(self.board, self.dut)
 
-    def power_on(self) -> None:
-        """Power on, program TBM and ROCs, select the deserializer."""
-        program.power_on(self.board, self.dut)
+    def power_on(self) -> tuple[float, float]:
+        """Power on (checking the supply currents), program TBM and ROCs; returns (IA, ID) in A
+        right after power-on. Raises program.PowerFault if the module was switched off again."""
+        currents = program.power_on(self.board, self.dut)
         program.program_tbm(self.board, self.dut)
         program.program_rocs(self.board, self.dut)
         self.board.flush()
+        return currents
 
-    def power_off(self) -> None:
-        program.safe_off(self.board)
+    def power_off(self) -> bool:
+        """HV off, module off; True when the board confirmed it (never raises)."""
+        return program.safe_off(self.board)
 
     def wait(self, seconds: float) -> None:
         """Let the hardware settle for ``seconds`` (the board waits, in order)."""
@@ -121,8 +130,7 @@ class Measurement:
         table = chips.tbm_registers()
         reg = table.lookup(name)
         value = table.check(reg.id, value)
-        self.board.tbm.set_hub(self.dut.hub_ids[core // 2])
-        self.board.tbm.set(core % 2, reg.id, value)
+        program.write_tbm(self.board, self.dut, core, reg.id, value)
         if reg.id != 0x04:  # the action register stores nothing
             self.dut.tbm_regs[core, reg.id] = value
         self.board.flush()
@@ -132,7 +140,9 @@ class Measurement:
         return self.board.power.ia_a(), self.board.power.id_a()
 
     def reprogram(self, rocs: Sequence[int] | None = None) -> None:
-        """Write every DAC again (e.g. after an SEU), mask all, clear calibrate bits."""
+        """Program the TBM and the ROCs again from :attr:`dut` (after an SEU, or to return to
+        a known configuration): every register, pixels masked, calibrate bits cleared."""
+        program.program_tbm(self.board, self.dut)
         program.program_rocs(self.board, self.dut, None if rocs is None else list(rocs))
 
     # ------------------------------------------------------------------ loop measurements
@@ -171,24 +181,36 @@ class Measurement:
     def trigger_burst(self, n_triggers: int, period_clk: int) -> Burst:
         """Run the pattern generator ``n_triggers`` times and decode what comes back
         (no retries: this is how link quality is measured)."""
+        period = max(period_clk, self._trigger_period_clk())
         run = DaqRun(self.board, self.dut, _discard, self._buffer_words(n_triggers))
         try:
-            self.board.pg.triggers(n_triggers, period_clk)
+            self.board.pg.triggers(n_triggers, period)
+            self.board.barrier(timeout=n_triggers * period / CLOCK_HZ + BARRIER_MARGIN_S)
             run.finish()
         except BaseException:
-            run.close()
+            _quietly(run.close)
             raise
         return Burst(n_triggers, [int(n) for n in run.n_events], run.stats, run.readback())
 
     # ------------------------------------------------------------------ machinery
+    def _trigger_period_clk(self) -> int:
+        """Clocks one trigger takes: the PG cycle plus the read-out allowance of the firmware."""
+        cycle = sum(d + 1 for _, d in self.dut.pattern()) + 1
+        return cycle + READOUT_ALLOWANCE_CLK[self.dut.deser]
+
     def _buffer_words(self, events: int) -> int:
         """DAQ memory for a measurement of ``events`` triggers: room for all of it with one
-        hit per ROC and event (clearing memory costs time, so no more), at most ``daq_words``;
-        a bigger measurement simply pauses at 85 % and resumes."""
+        hit per ROC and event (clearing memory costs time, so no more), at most ``daq_words``,
+        and small enough that a loop pauses at least every LOOP_PAUSE_S of hardware time (so
+        no single call comes near its reply timeout); a bigger measurement simply pauses at
+        85 % and resumes."""
         channels = self.dut.channels()
-        per_event = 4 + 3 * max(len(c.rocs) for c in channels)
-        want = 2 * events * per_event * len(channels)
-        return int(min(self.daq_words, max(want, MIN_DAQ_WORDS * len(channels))))
+        chain = max(len(c.rocs) for c in channels)
+        want = 2 * events * (4 + 3 * chain) * len(channels)
+        min_words = 1 if self.dut.deser == 160 else 4 + chain  # an empty event
+        triggers_per_pause = LOOP_PAUSE_S * CLOCK_HZ / self._trigger_period_clk()
+        pause_cap = triggers_per_pause * min_words * len(channels) / INTERRUPT_FILL
+        return int(max(min(self.daq_words, want, pause_cap), MIN_DAQ_WORDS * len(channels)))
 
     def _rocs(self, rocs: Sequence[int] | None) -> list[int]:
         if rocs is None:
@@ -199,23 +221,31 @@ class Measurement:
                  rocs: Sequence[int] | None, scans: tuple, masked: bool = False) -> ScanData:
         roc_list = self._rocs(rocs)
         pix = ALL_PIXELS if pixels is None else np.asarray(pixels, np.int64).reshape(-1, 2)
-        table = chips.roc_dacs()
-        names = tuple(table.lookup(s[0]).name for s in scans)
+        _check_request(ntrig, pix, roc_list, self.dut.n_rocs, scans)
+        names = tuple(chips.roc_dacs().lookup(s[0]).name for s in scans)
         values = tuple(np.arange(lo, hi + 1, st, dtype=np.int64) for _, lo, hi, st in scans)
+        masked = masked or bool(flags & LoopFlag.FORCE_MASKED)
+        all_pixels = pixels is None or np.array_equal(pix, ALL_PIXELS)
+        buffer = self._buffer_words(len(pix) * int(np.prod([len(v) for v in values])) * ntrig)
         problems: list[str] = []
         for attempt in range(1 + self.retries):
+            if attempt:
+                self.reprogram(roc_list)  # e.g. a ROC that stopped answering after an SEU
             acc = ScanAccumulator(self.dut.n_rocs, roc_list, pix, names, values, ntrig)
-            stats, problem = self._attempt(acc, roc_list, pixels is None, scans, ntrig,
-                                           flags, masked)
+            run = self._attempt(acc, roc_list, all_pixels, scans, ntrig, flags, masked, buffer)
+            problem = _problem(run, acc, flags)
             if problem is None:
-                return acc.result(stats)
+                return acc.result(run.stats)
             problems.append(problem)
+            if run.status & DaqStatus.RAM_OVERFLOW:
+                buffer = min(2 * buffer, self.daq_words)
             log.warning("measurement attempt %d: %s", attempt + 1, problem)
         raise DataError(f"no clean data after {1 + self.retries} attempts: {problems[-1]}")
 
     def _attempt(self, acc: ScanAccumulator, rocs: list[int], all_pixels: bool, scans: tuple,
-                 ntrig: int, flags: int, masked: bool) -> tuple[DecoderStats, str | None]:
+                 ntrig: int, flags: int, masked: bool, buffer: int) -> DaqRun:
         board = self.board
+        program.address_rocs(board, self.dut)
         board.loops.interrupt_reset()
         board.loops.set_i2c_addresses([self.dut.i2c[r] for r in rocs])
         for r in rocs:
@@ -225,17 +255,18 @@ class Measurement:
         fw_flags = int(flags) & ~int(HOST_FLAGS)
         scan_args = _scan_kwargs(scans)
         i2c = [self.dut.i2c[r] for r in rocs]
-        run = DaqRun(board, self.dut, acc, self._buffer_words(acc.expected_events))
+        run = DaqRun(board, self.dut, acc, buffer)
         try:
             targets = [None] if all_pixels else [tuple(int(x) for x in p) for p in acc.pixels]
             for pixel in targets:
                 self._loop(run, acc, i2c, ntrig, fw_flags, scan_args, pixel)
             run.finish()
         except BaseException:
-            run.close()
+            _quietly(run.close)
             raise
-        self._restore_scanned(scans, rocs)
-        return run.stats, _problem(run, acc)
+        finally:
+            _quietly(lambda: self._restore_scanned(scans, rocs))
+        return run
 
     def _loop(self, run: DaqRun, acc: ScanAccumulator, i2c: list[int], ntrig: int, flags: int,
               scan_args: dict, pixel: tuple[int, int] | None) -> None:
@@ -261,6 +292,34 @@ class Measurement:
             self.board.flush()
 
 
+def _quietly(action: Callable[[], object]) -> None:
+    """Clean-up on an error path: never let its own failure hide the original error."""
+    try:
+        action()
+    except Exception as exc:  # the link may be gone
+        log.warning("clean-up failed: %s", exc)
+
+
+def _check_request(ntrig: int, pixels: np.ndarray, rocs: list[int], n_rocs: int,
+                   scans: tuple) -> None:
+    """Refuse a measurement that cannot be right before anything is sent."""
+    if not 1 <= ntrig <= 0xFFFF:
+        raise RegisterRangeError(f"ntrig: {ntrig} is out of range 1..65535")
+    if len(pixels) == 0 or not ((pixels[:, 0] >= 0) & (pixels[:, 0] < ROC_NUMCOLS)
+                                & (pixels[:, 1] >= 0) & (pixels[:, 1] < ROC_NUMROWS)).all():
+        raise RegisterRangeError("pixels: need (col 0..51, row 0..79) pairs")
+    if not rocs or min(rocs) < 0 or max(rocs) >= n_rocs:
+        raise RegisterRangeError(f"rocs {rocs}: need ROC indices 0..{n_rocs - 1}")
+    table = chips.roc_dacs()
+    for dac, lo, hi, step in scans:
+        reg = table.lookup(dac)
+        table.check(reg.id, lo)
+        table.check(reg.id, hi)
+        if lo > hi or not 1 <= step <= 255:
+            raise RegisterRangeError(f"{reg.name} scan {lo}..{hi} step {step}: need low <= high"
+                                     " and step 1..255")
+
+
 def _discard(pos: int, first: int, decoded: Decoded) -> None:
     """A DaqRun sink for bursts: only the counters matter."""
 
@@ -276,13 +335,15 @@ def _scan_kwargs(scans: tuple) -> dict:
     return {}
 
 
-def _problem(run: DaqRun, acc: ScanAccumulator) -> str | None:
+def _problem(run: DaqRun, acc: ScanAccumulator, flags: int) -> str | None:
     """Why the data of a measurement cannot be used, or None if they are clean."""
     expected = acc.expected_events
     for ch, n in zip(run.channels, run.n_events, strict=True):
         if n != expected:
             return f"DAQ channel {ch.daq}: {n} events, expected {expected}"
     errors = run.stats.errors()
+    if flags & LoopFlag.DISABLE_EVENTID_CHECK:
+        errors.pop("event_id", None)
     if errors:
         return "decoder errors: " + ", ".join(f"{k} {v}" for k, v in errors.items())
     if acc.invalid_events:

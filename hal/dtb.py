@@ -548,6 +548,17 @@ class Daq(_Part):
         check_range("DESER400 reset bits", bits, 0, 3)
         self.rpc.call("Daq_Deser400_Reset$vC", bits)
 
+    def set_deser400_phase(self, deser: int, phase: int) -> None:
+        """Manual phase 0..15 of DESER400 module ``deser`` (0..3; disables the auto phase)."""
+        check_range("DESER400 module", deser, 0, 3)
+        self.rpc.call("Deser400_SetPhase$vCC", deser,
+                      chips.dtb_registers().check(f"deser400phase{deser}", phase))
+
+    def set_deser400_rate(self, rate: int) -> None:
+        """Phase-detector period code 0..3 (112.5, 212.5, 412.5, 812.5 ns)."""
+        self.rpc.call("Deser400_GateRun$vCC", 0, chips.dtb_registers().check("deser400rate",
+                                                                               rate))
+
     def deser400_old_format(self, old: bool) -> None:
         """Trailer format of TBM08/08A."""
         self.rpc.call("Daq_Deser400_OldFormat$vb", bool(old))
@@ -721,6 +732,11 @@ class Board:
     def vector_test(self, values: Sequence[int] | np.ndarray) -> np.ndarray:
         """``VectorTest``: the board echoes the values + 1000 (a link test)."""
         return self.rpc.call("VectorTest$v1S2S", np.asarray(values))[0]
+
+    def barrier(self, timeout: float | None = None) -> None:
+        """Return when the board has executed everything sent before (a call with a reply:
+        the firmware works strictly in order). ``timeout`` covers e.g. a long PG burst."""
+        self.rpc.call("GetStatus$C", timeout=timeout)
 
     def flush(self) -> None:
         """Send buffered calls now."""

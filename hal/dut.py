@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hal import chips
-from hal.chips import ROC_NUMCOLS, ROC_NUMROWS, TBM_CORE_BASES
+from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
 
 #: pXar writes trim values above 15 into the NIOS trim table for masked pixels
 NIOS_MASKED = 20
@@ -126,15 +126,6 @@ class Dut:
         """The 4160-entry NIOS trim table of one ROC (col * 80 + row; masked pixels > 15)."""
         t = np.where(self.masked[roc], NIOS_MASKED, self.trims[roc]).astype(np.uint8)
         return t.reshape(-1)
-
-    def tbm_writes(self) -> list[tuple[int, int, int]]:
-        """(hub, wire register = core base | offset, value) for every TBM register to write."""
-        out = []
-        for core, regs in enumerate(self.tbm_regs):
-            hub = self.hub_ids[core // 2]
-            base = TBM_CORE_BASES[core % 2]
-            out += [(hub, base | off, int(regs[off])) for off in self.tbm_written]
-        return out
 
     @classmethod
     def default(cls, roc_type: str = "psi46digv21respin", tbm_type: str | None = "tbm08c",

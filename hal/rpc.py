@@ -486,6 +486,21 @@ class RpcClient:
         self._pending.clear()
         return self._read_reply(sig, self.timeout if timeout is None else timeout)
 
+    def send_now(self, name_sig: str, *inputs: Any) -> None:
+        """Write a call that has no reply at once, without the resync a failed call asks for.
+
+        For safety calls (``HVoff``, ``Poff``) that must reach a board which may still be busy
+        (e.g. in a loop whose reply timed out): the board executes requests in the order they
+        arrive, so these run as soon as it is free. Buffered calls go first.
+        """
+        sig = signature(name_sig)
+        if sig.has_reply:
+            raise ValueError(f"send_now is for calls without a reply, not {name_sig}")
+        request = encode_request(sig, self.call_id(name_sig), inputs)
+        data = bytes(self._pending) + request
+        self._pending.clear()
+        self._write(data, name_sig)
+
     def flush(self) -> None:
         """Write buffered fire-and-forget calls now."""
         if self._pending:
@@ -536,7 +551,9 @@ class RpcClient:
         all host names) is linked by ``GetRpcCallId``.
 
         Raises :class:`IncompatibleFirmware` naming the missing functions (or "too old").
+        A reply still arriving from an earlier session (killed during a loop) is skipped first.
         """
+        self.resync()
         (version,) = self.call(GET_RPC_VERSION)
         if version != RPC_VERSION:
             raise IncompatibleFirmware(

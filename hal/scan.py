@@ -66,12 +66,14 @@ class ScanData:
 
     @property
     def all_pixels(self) -> bool:
-        return len(self.pixels) == ROC_NUMPIXELS
+        """Every pixel, in loop (column-major) order."""
+        return len(self.pixels) == ROC_NUMPIXELS and bool(
+            np.all(self.pixels[:, 0] * ROC_NUMROWS + self.pixels[:, 1] == np.arange(ROC_NUMPIXELS)))
 
     def as_map(self, values: np.ndarray) -> np.ndarray:
         """Reshape ``[n_rocs, 4160, ...]`` to ``[n_rocs, 52, 80, ...]`` (all-pixel loops only)."""
         if not self.all_pixels:
-            raise ValueError("as_map needs a loop over all pixels")
+            raise ValueError("as_map needs a loop over all pixels in column-major order")
         return values.reshape(values.shape[0], ROC_NUMCOLS, ROC_NUMROWS, *values.shape[2:])
 
 

@@ -2,15 +2,21 @@
 
 The runner connects, loads the module configuration, creates the results file, powers the
 module on with its limits, runs the steps in order and saves ``/config_out``. A backstop runs on
-every exit path - normal end, a failed step, Ctrl-C (SIGINT) or SIGTERM, a lost link: the module
-is powered off (HV off first), and the file is closed with an honest status (``completed``,
-``failed`` with the error, ``interrupted``). While the backstop runs, further Ctrl-C presses are
-deferred so that it cannot be cut short.
+every exit path - normal end, a failed step, Ctrl-C (SIGINT), SIGTERM or SIGHUP (terminal or ssh
+session gone), a lost link: HV off and the module off (and the board is asked to confirm it),
+and the file is closed with an honest status (``completed``, ``failed`` with the error,
+``interrupted``). While the backstop runs, further signals are held back so that it cannot be
+cut short. A power-off the board did not confirm fails the run.
+
+A step that fails or is interrupted leaves the module configuration as the last completed step
+left it: the runner restores the DUT's registers (and reprograms the chips if the run goes on),
+so ``config_out`` is always a configuration a later run can start from.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import re
@@ -23,20 +29,28 @@ from pathlib import Path
 from typing import Any
 
 from hal.api import Measurement
-from hal.errors import DataError, HalError
+from hal.errors import DataError, HalError, RpcError, TransportError
 from pixcal import __version__
 from pixcal.config import ModuleConfig, load_config
 from pixcal.dutconfig import from_dut, to_dut
 from pixcal.errors import InputFileError, UserError
 from pixcal.plan import Plan, Step
 from pixcal.procedures import get as get_procedure
-from pixcal.procedures.base import ProcedureFailed, Progress, StepContext, StepResult
+from pixcal.procedures.base import (
+    NullProgress,
+    ProcedureFailed,
+    Progress,
+    StepContext,
+    StepResult,
+)
 from pixcal.store import RunFile, RunWriter
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TARGET = "sim://module"
 DEFAULT_OUT = Path("runs")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+LINK_ERRORS = (TransportError, RpcError)
 
 
 @dataclass
@@ -60,14 +74,14 @@ class RunOutcome:
     status: str
     error: str = ""
     steps: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    started: set[int] = field(default_factory=set)
 
 
 class StepProgress:
     """What a run reports while it goes (the CLI draws it; tests may ignore it)."""
 
     def step_started(self, step: Step, unit: str) -> Progress:
-        from pixcal.procedures.base import NullProgress
-
         return NullProgress()
 
     def step_finished(self, step: Step, status: str, hardware_s: float | None) -> None:
@@ -85,12 +99,16 @@ def load_module_config(path: Path | None, board_has_tbm: bool) -> ModuleConfig:
         return ModuleConfig.default(tbm_type="tbm08c" if board_has_tbm else None)
     if path.suffix in (".h5", ".hdf5"):
         try:
-            doc = RunFile(path).document("config_out") or RunFile(path).document("config_in")
+            run = RunFile(path)
+            doc = run.document("config_out") or run.document("config_in")
         except ValueError as exc:
-            raise InputFileError(path, str(exc)) from None
+            raise InputFileError(path, str(exc).removeprefix(f"{path}: ")) from None
         if doc is None:
             raise InputFileError(path, "the run file holds no module configuration")
-        return ModuleConfig.from_json(json.dumps(doc))
+        try:
+            return ModuleConfig.from_json(json.dumps(doc))
+        except ValueError as exc:
+            raise InputFileError(path, f"config_out: {exc}") from None
     return load_config(path)
 
 
@@ -104,6 +122,17 @@ def results_path(out_dir: Path, module_id: str, plan: str) -> Path:
         path = out_dir / f"{safe}-{n}.h5"
         n += 1
     return path
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create the output folder, or fail with a clear message (before touching hardware)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".pixcal-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{out_dir}: cannot write results there ({exc.strerror or exc})") from None
 
 
 def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None = None
@@ -121,7 +150,7 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
         module_id = request.module_id or cfg.module_id or "module"
         if cfg.module_id != module_id:
             cfg = cfg.replace(module_id=module_id)
-        request.out_dir.mkdir(parents=True, exist_ok=True)
+        prepare_out_dir(request.out_dir)
         path = results_path(request.out_dir, module_id, request.plan.name)
         writer = RunWriter(path, {
             "software_version": __version__, "module_id": module_id,
@@ -133,14 +162,14 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
         raise
     writer.write_json("plan", request.plan.as_document())
     writer.write_config("config_in", json.loads(cfg.to_json()), _arrays(cfg))
-    dut = to_dut(cfg)
-    api = Measurement(board, dut)
     outcome = RunOutcome(path, "running")
+    api = Measurement(board, to_dut(cfg))
     try:
-        with _sigterm_as_interrupt():
+        with _signals_as_interrupt():
             progress.message(f"results: {path}")
             api.setup()
-            api.power_on()
+            ia, id_ = api.power_on()
+            progress.message(f"module powered: IA {ia * 1e3:.1f} mA, ID {id_ * 1e3:.1f} mA")
             _run_steps(request.plan, api, writer, connection, progress, outcome)
     except KeyboardInterrupt:
         outcome.status, outcome.error = "interrupted", "interrupted by the operator"
@@ -150,7 +179,7 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
         outcome.status, outcome.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         log.exception("run aborted")
     finally:
-        with _defer_interrupts():
+        with _signals_held():
             _backstop(api, connection, writer, cfg, outcome, progress)
     return outcome
 
@@ -167,51 +196,94 @@ def _arrays(cfg: ModuleConfig) -> dict[str, Any]:
 
 def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
                progress: StepProgress, outcome: RunOutcome) -> None:
-    failed = False
-    for step in plan.steps:
-        if failed:
-            key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
-            writer.finish_step(key, "skipped", error="an earlier step failed")
-            outcome.steps.append((step.name, "skipped"))
-            continue
-        status = _run_step(step, api, writer, connection, progress)
-        outcome.steps.append((step.name, status))
-        if status == "failed":
-            outcome.status = "failed"
-            outcome.error = outcome.error or f"step {step.index + 1} ({step.name}) failed"
-            failed = not step.continue_on_error
+    stop_reason = ""
+    try:
+        for step in plan.steps:
+            if stop_reason:
+                _skip(writer, step, stop_reason, outcome)
+                continue
+            status = _run_step(step, api, writer, connection, progress, outcome)
+            outcome.steps.append((step.name, status))
+            if status == "failed":
+                outcome.status = "failed"
+                outcome.error = outcome.error or f"step {step.index + 1} ({step.name}) failed"
+                if not step.continue_on_error:
+                    stop_reason = f"step {step.index + 1} ({step.name}) failed"
+    except BaseException:
+        for step in plan.steps:  # whatever comes after an abort is recorded as skipped
+            with contextlib.suppress(Exception):
+                _skip(writer, step, "the run was aborted", outcome)
+        raise
     if outcome.status == "running":
         outcome.status = "completed"
 
 
+def _skip(writer: RunWriter, step: Step, reason: str, outcome: RunOutcome) -> None:
+    """Record a step that did not run (once; steps already recorded are left alone)."""
+    if any(name == step.name for name, _ in outcome.steps) or step.index in outcome.started:
+        return
+    key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
+    writer.finish_step(key, "skipped", error=reason)
+    outcome.steps.append((step.name, "skipped"))
+
+
 def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
-              progress: StepProgress) -> str:
+              progress: StepProgress, outcome: RunOutcome) -> str:
     procedure = get_procedure(step.procedure)()
+    snapshot = copy.deepcopy(api.dut)
     hw0, wall0 = connection.hardware_seconds(), time.monotonic()
     key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
+    outcome.started.add(step.index)
     status, error, result = "completed", "", StepResult()
     try:
         bar = progress.step_started(step, procedure.unit)
+        if getattr(procedure, "progress_from_loops", False):
+            api.progress = _points_to(bar)
         ctx = StepContext(api=api, progress=bar, log=progress.message)
         result = procedure.run(ctx, step.params)
     except ProcedureFailed as exc:
-        status, error = "failed", str(exc)
+        status, error, result = "failed", str(exc), exc.partial
     except DataError as exc:
         status, error = "failed", f"DataError: {exc}"
     except KeyboardInterrupt:
+        api.dut = snapshot
         _finish(writer, key, "interrupted", "interrupted by the operator", result,
                 connection, hw0, wall0)
         progress.step_finished(step, "interrupted", None)
         raise
-    except HalError as exc:
+    except LINK_ERRORS as exc:
+        api.dut = snapshot
         _finish(writer, key, "failed", f"lost the board: {exc}", result, connection, hw0, wall0)
         progress.step_finished(step, "failed", None)
         raise
+    except HalError as exc:  # a value the hardware layer refused: this step fails, not the run
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        api.progress = None
+    if status == "failed":
+        api.dut = snapshot
+        if step.continue_on_error:
+            api.reprogram()  # the next step starts from the last good configuration
     hw = _finish(writer, key, status, error, result, connection, hw0, wall0)
     progress.step_finished(step, status, hw)
     if error:
         progress.message(f"step {step.name} failed: {error}")
+    outcome.problems += [f"{step.name}: {p}" for p in result.problems]
     return status
+
+
+def _points_to(bar: Progress):
+    """An API progress hook that moves a step's bar by the loop points done (for procedures
+    whose progress unit is the loop point, e.g. pixels of a map)."""
+    last = [0]
+
+    def hook(done: int, total: int) -> None:
+        if done < last[0]:  # a new measurement started
+            last[0] = 0
+        bar.advance(done - last[0])
+        last[0] = done
+
+    return hook
 
 
 def _finish(writer: RunWriter, key: str, status: str, error: str, result: StepResult,
@@ -221,21 +293,26 @@ def _finish(writer: RunWriter, key: str, status: str, error: str, result: StepRe
     summary = dict(result.summary)
     if result.problems and "problems" not in summary:
         summary["problems"] = result.problems
-    writer.finish_step(key, status, summary=summary,
-                       datasets=result.datasets if status == "completed" else {},
+    writer.finish_step(key, status, summary=summary, datasets=result.datasets,
                        decoder=result.decoder, hardware_s=hardware_s, error=error)
     return hardware_s
 
 
 def _backstop(api: Measurement, connection: Any, writer: RunWriter, cfg: ModuleConfig,
               outcome: RunOutcome, progress: StepProgress) -> None:
-    """Safe state whatever happened: HV off, module off, file closed with the true status."""
+    """Safe state whatever happened: HV off, module off (confirmed by the board), the file
+    closed with the true status."""
+    confirmed = False
     try:
-        api.power_off()
-    except Exception as exc:  # the link may be gone; say so, keep closing the file
-        progress.message(f"could not power the module off through the board: {exc}")
-        outcome.error = (outcome.error + "; " if outcome.error else "") + \
-            f"power-off not confirmed ({type(exc).__name__})"
+        confirmed = api.power_off()
+    except Exception as exc:  # power_off never raises; belt and braces
+        log.error("power-off failed: %s", exc)
+    if not confirmed:
+        warning = "power-off not confirmed by the board: the module may still be powered"
+        progress.message(f"WARNING: {warning}")
+        outcome.error = f"{outcome.error}; {warning}" if outcome.error else warning
+        if outcome.status == "completed":
+            outcome.status = "failed"
     try:
         writer.write_config("config_out", json.loads(from_dut(cfg, api.dut).to_json()),
                             {"trims": api.dut.trims, "masks": api.dut.masked})
@@ -243,47 +320,50 @@ def _backstop(api: Measurement, connection: Any, writer: RunWriter, cfg: ModuleC
         progress.message(f"could not store config_out: {exc}")
     hw = connection.hardware_seconds()
     extra = {"hardware_s": hw} if hw is not None else {}
-    writer.close(outcome.status, outcome.error, **extra)
+    writer.close(outcome.status, outcome.error, power_off_confirmed=confirmed, **extra)
     with contextlib.suppress(Exception):
         connection.close()
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the run like Ctrl-C (backstop included)."""
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the run like Ctrl-C does (backstop included)."""
     def raise_interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    old: dict[int, Any] = {}
     try:
-        old = signal.signal(signal.SIGTERM, raise_interrupt)
-    except ValueError:  # not in the main thread
-        yield
-        return
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            old[sig] = signal.signal(sig, raise_interrupt)
+    except ValueError:  # not in the main thread: the caller handles signals
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
-def _defer_interrupts() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM while the backstop runs; re-raise afterwards if one came."""
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP while the backstop runs; a signal that came in the meantime
+    is logged once the module is safe and the file closed (the run ends anyway)."""
     pending: list[int] = []
 
     def remember(signum: int, frame: Any) -> None:
         pending.append(signum)
 
-    handlers: dict[int, Any] = {}
+    old: dict[int, Any] = {}
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            handlers[sig] = signal.signal(sig, remember)
-    except ValueError:  # not in the main thread: nothing to defer
-        handlers = {}
+        for sig in STOP_SIGNALS:
+            old[sig] = signal.signal(sig, remember)
+    except ValueError:  # not in the main thread: nothing to hold
+        pass
     try:
         yield
     finally:
-        for sig, old in handlers.items():
-            signal.signal(sig, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     if pending:
-        log.warning("interrupt received while shutting down safely; the run was closed first")
+        log.warning("signal received while shutting down safely; the run was closed first")
 

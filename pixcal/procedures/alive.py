@@ -39,6 +39,7 @@ class Alive:
     name: ClassVar[str] = "alive"
     Params: ClassVar[type[Params]] = AliveParams
     unit: ClassVar[str] = "pixels"
+    progress_from_loops: ClassVar[bool] = True  # the bar follows the loops' pixels
 
     def run(self, ctx: StepContext, params: AliveParams) -> StepResult:
         api = ctx.api
@@ -46,13 +47,11 @@ class Alive:
         ctx.progress.start(n_maps * 4160, self.unit, "alive")
         with api.temporary_dac("vcal", params.vcal):
             live = api.efficiency_map(params.ntrig, flags=LoopFlag.CHECK_ORDER)
-            ctx.progress.advance(4160)
             responses = live.as_map(live.responses)
             address = ana.address_map(live.as_map(live.hits),
                                       live.as_map(live.misaddressed))
             if params.mask_test:
                 masked = api.efficiency_map(params.ntrig, masked=True)
-                ctx.progress.advance(4160)
                 mask = ana.mask_map(responses, masked.as_map(masked.responses))
                 stats = live.stats + masked.stats
             else:

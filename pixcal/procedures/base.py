@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Strict
 
+from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
 from pixcal.store import Dataset
 
 
+def _check_pixels(value: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    for col, row in value:
+        if not (0 <= col < ROC_NUMCOLS and 0 <= row < ROC_NUMROWS):
+            raise ValueError(f"pixel ({col}, {row}) is outside the ROC (col 0..51, row 0..79)")
+    return value
+
+
+#: a list of (col, row) pixels; TOML writes them as [[col, row], ...]
+Pixel = Annotated[tuple[int, int], Strict(False)]
+PixelList = Annotated[list[Pixel], AfterValidator(_check_pixels)]
+
+
 class Params(BaseModel):
-    """Base of every procedure's parameters: unknown fields are errors, values are frozen."""
+    """Base of every procedure's parameters: unknown fields are errors, values are frozen, and
+    types are strict (``ntrig = "10"`` or ``ntrig = true`` in a plan is an error, not 10 or 1)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProcedureFailed(Exception):
-    """A procedure could not do its job; the message says why (the step is marked failed)."""
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 @dataclass
@@ -29,6 +39,18 @@ class StepResult:
     datasets: dict[str, Dataset] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     decoder: dict[str, int] = field(default_factory=dict)
+
+
+class ProcedureFailed(Exception):
+    """A procedure could not do its job; the message says why (the step is marked failed).
+
+    ``partial`` carries what was measured before it gave up (stored with the failed step, so the
+    operator can see why - e.g. the TBM phase scan that found no good phase).
+    """
+
+    def __init__(self, message: str, partial: StepResult | None = None):
+        super().__init__(message)
+        self.partial = partial if partial is not None else StepResult()
 
 
 class Progress(Protocol):

@@ -5,7 +5,9 @@
    reported and left out of the later steps; the other ROCs go on.
 2. **Vana** - each programmable ROC alone (the others at Vana 0) is walked to
    ``target_ia_ma`` with pXar's step model (``vana_slope`` DAC per mA), the other ROCs' share
-   of the Vana-0 current taken as ``(n - 1)/n`` of the total.
+   of the Vana-0 current taken as ``(n - 1)/n`` of the total; the best measured setting is
+   kept. Then pXar's cross-check: switching any one ROC's Vana off must lower the module
+   current by ``program_drop_ma``.
 3. **TBM phases** (modules) - every (160 MHz, 400 MHz) phase pair is tried with bursts of
    ``timing_triggers`` triggers; a pair is good when every burst is decoded with zero errors
    and exactly one event per trigger on every channel. The chosen pair is the centre of the
@@ -25,7 +27,13 @@ import numpy as np
 from pydantic import Field
 
 from pixcal.analysis import regions, tornado
-from pixcal.procedures.base import Params, ProcedureFailed, StepContext, StepResult
+from pixcal.procedures.base import (
+    Params,
+    PixelList,
+    ProcedureFailed,
+    StepContext,
+    StepResult,
+)
 from pixcal.store import Dataset
 
 CANDIDATE_PIXELS = ((12, 22), (5, 5), (15, 26), (20, 32), (25, 36), (30, 42), (35, 50),
@@ -43,13 +51,15 @@ class PretestParams(Params):
     vana_iterations: int = Field(11, ge=1, le=50)
     program_min_delta_ma: float = Field(5.0, gt=0, le=50,
                                         description="minimum Ia change of a programmable ROC")
+    program_drop_ma: float = Field(15.0, ge=0, le=50,
+                                   description="minimum Ia drop when one ROC's Vana goes to 0")
     settle_s: float = Field(0.1, ge=0, le=5, description="wait before each current reading")
     find_timing: bool = Field(True, description="scan the TBM phases (modules only)")
     timing_triggers: int = Field(100, ge=1, le=100_000, description="triggers per burst")
     timing_period_clk: int = Field(400, ge=50, le=65535, description="burst period (40 MHz)")
     timing_loops: int = Field(3, ge=1, le=100, description="bursts per phase setting")
     timing_verify_loops: int = Field(20, ge=0, le=1000)
-    pixels: list[tuple[int, int]] = Field(default=list(CANDIDATE_PIXELS),
+    pixels: PixelList = Field(default=list(CANDIDATE_PIXELS),
                                           description="working-pixel candidates (col, row)")
     vcal: int = Field(250, ge=0, le=255)
     ntrig: int = Field(5, ge=1, le=100)
@@ -67,46 +77,55 @@ class Pretest:
     unit: ClassVar[str] = "checks"
 
     def run(self, ctx: StepContext, params: PretestParams) -> StepResult:
+        result = StepResult()
+        try:
+            self._run(ctx, params, result)
+        except ProcedureFailed as exc:
+            raise ProcedureFailed(str(exc), result) from None  # keep what was measured
+        return result
+
+    def _run(self, ctx: StepContext, params: PretestParams, result: StepResult) -> None:
         api = ctx.api
         n = api.dut.n_rocs
         timing = params.find_timing and api.dut.has_tbm
-        ctx.progress.start(2 * n + (N_PHASES**2 if timing else 0) + 1, self.unit, "pretest")
-        result = StepResult()
+        ctx.progress.start(3 * n + (N_PHASES**2 if timing else 0) + 1, self.unit, "pretest")
         delta, ia0, vana_start = program_check(ctx, params)
+        result.datasets["program_delta_ia"] = Dataset(delta, {"units": "mA"})
         ok = delta >= params.program_min_delta_ma
         bad = [int(r) for r in np.flatnonzero(~ok)]
+        result.summary = {"unprogrammable_rocs": bad, "program_delta_ia_ma":
+                          np.round(delta, 1).tolist()}
         if bad:
             result.problems.append(f"ROC(s) {bad} cannot be programmed (Ia change < "
                                    f"{params.program_min_delta_ma} mA)")
         if not ok.any():
             raise ProcedureFailed("no ROC responds to programming (check power, cables, hub id)")
-        ia_roc = set_vana(ctx, params, ok, ia0, vana_start)
-        result.datasets["program_delta_ia"] = Dataset(delta, {"units": "mA"})
+        ia_roc, vana_problems = set_vana(ctx, params, ok, ia0, vana_start)
+        result.problems += vana_problems + check_vana_drop(ctx, params, ok)
         result.datasets["ia_per_roc"] = Dataset(ia_roc, {"units": "mA"})
+        result.summary["ia_per_roc_ma"] = np.round(ia_roc, 2).tolist()
         phases = None
         if timing:
-            phases, scan = find_phases(ctx, params)
+            scan = scan_phases(ctx, params)
             result.datasets["tbm_phase_scan"] = Dataset(scan, {
                 "axes": "phase160,phase400", "units": "clean bursts",
                 "bursts": params.timing_loops})
+            phases = choose_phases(ctx, params, scan)
         pixel, eff, caldel, vthr = find_working_pixel(ctx, params, ok)
         result.datasets["tornado"] = Dataset(eff, {
             "axes": "roc,caldel,vthrcomp", "units": "efficiency", "pixel": list(pixel),
             "caldel": caldel, "vthrcomp": vthr, "vcal": params.vcal})
         result.problems += set_vthrcomp_caldel(ctx, params, ok, eff, caldel, vthr)
         ctx.progress.advance(1)
-        result.summary = {
-            "ia_per_roc_ma": np.round(ia_roc, 2).tolist(),
+        result.summary.update({
             "ia_total_ma": round(float(api.currents()[0] * 1000), 1),
             "vana": [api.dac("vana", r) for r in range(n)],
             "vthrcomp": [api.dac("vthrcomp", r) for r in range(n)],
             "caldel": [api.dac("caldel", r) for r in range(n)],
             "pixel": list(pixel),
-            "unprogrammable_rocs": bad,
             "tbm_phases": phases,
             "problems": result.problems,
-        }
-        return result
+        })
 
 
 def _ia_ma(ctx: StepContext, settle_s: float) -> float:
@@ -132,38 +151,67 @@ def program_check(ctx: StepContext, params: PretestParams) -> tuple[np.ndarray, 
 
 
 def set_vana(ctx: StepContext, params: PretestParams, ok: np.ndarray, ia0: float,
-             start: list[int]) -> np.ndarray:
+             start: list[int]) -> tuple[np.ndarray, list[str]]:
     """Walk each programmable ROC's Vana (from ``start``) to the target current while the
-    others are at 0; then set all. Returns the estimated Ia per ROC (mA)."""
+    others are at 0, keeping the best measured setting; then set all.
+
+    Returns the estimated Ia per ROC (mA; NaN for unprogrammable ROCs) and the problems (a ROC
+    that did not converge, or ran into the end of the Vana range).
+    """
     api = ctx.api
     n = api.dut.n_rocs
     offset = (n - 1) / n * ia0
     result = np.full(n, np.nan)
     chosen = list(start)
+    problems = []
     for r in range(n):
         if not ok[r]:
             ctx.progress.advance(1)
             continue
-        vana = int(chosen[r])
+        vana, best = int(chosen[r]), None
         for _ in range(params.vana_iterations):
             api.set_dac("vana", vana, rocs=[r])
             ia = _ia_ma(ctx, params.settle_s) - offset
             diff = params.target_ia_ma - ia
-            result[r] = ia
+            if best is None or abs(diff) < abs(params.target_ia_ma - best[1]):
+                best = (vana, ia)
             if abs(diff) <= params.ia_tolerance_ma:
                 break
             step = int(params.vana_slope * abs(diff)) or 1
-            vana = int(np.clip(vana + np.sign(diff) * step, 0, 255))
-        chosen[r] = vana
+            nxt = int(np.clip(vana + np.sign(diff) * step, 0, 255))
+            if nxt == vana:  # at the end of the range
+                break
+            vana = nxt
+        chosen[r], result[r] = best
+        if abs(params.target_ia_ma - best[1]) > params.ia_tolerance_ma:
+            problems.append(f"ROC {r}: Vana did not reach {params.target_ia_ma} mA "
+                            f"(best: Vana {best[0]} gives {best[1]:.2f} mA)")
         api.set_dac("vana", 0, rocs=[r])
         ctx.progress.advance(1)
     for r in range(n):
         api.set_dac("vana", int(chosen[r]), rocs=[r])
-    return result
+    return result, problems
 
 
-def find_phases(ctx: StepContext, params: PretestParams) -> tuple[dict[str, int], np.ndarray]:
-    """Scan the 8 x 8 TBM phase grid; set and verify the centre of the largest good region."""
+def check_vana_drop(ctx: StepContext, params: PretestParams, ok: np.ndarray) -> list[str]:
+    """pXar's cross-check: switching any one working ROC's Vana off must lower the module's
+    analog current by at least ``program_drop_ma``."""
+    api = ctx.api
+    total = _ia_ma(ctx, params.settle_s)
+    problems = []
+    for r in np.flatnonzero(ok):
+        vana = api.dac("vana", int(r))
+        api.set_dac("vana", 0, rocs=[int(r)])
+        drop = total - _ia_ma(ctx, params.settle_s)
+        api.set_dac("vana", vana, rocs=[int(r)])
+        if drop < params.program_drop_ma:
+            problems.append(f"ROC {r}: its Vana changes Ia by only {drop:.1f} mA")
+        ctx.progress.advance(1)
+    return problems
+
+
+def scan_phases(ctx: StepContext, params: PretestParams) -> np.ndarray:
+    """Clean bursts per (160 MHz, 400 MHz) phase pair, int16 [8, 8]."""
     api = ctx.api
     scan = np.zeros((N_PHASES, N_PHASES), np.int16)
     for p160 in range(N_PHASES):
@@ -174,9 +222,15 @@ def find_phases(ctx: StepContext, params: PretestParams) -> tuple[dict[str, int]
                 for _ in range(params.timing_loops)
             )
             ctx.progress.advance(1)
+    return scan
+
+
+def choose_phases(ctx: StepContext, params: PretestParams, scan: np.ndarray) -> dict[str, int]:
+    """Set and verify the centre of the largest all-clean region of the phase scan."""
+    api = ctx.api
     best = regions.region_centre(scan == params.timing_loops)
     if best is None:
-        raise ProcedureFailed("no TBM phase setting gives clean data")
+        raise ProcedureFailed("no TBM phase setting gives clean data (see tbm_phase_scan)")
     (p160, p400), depth = best
     set_phases(api, p160, p400)
     bad = sum(not api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
@@ -184,7 +238,7 @@ def find_phases(ctx: StepContext, params: PretestParams) -> tuple[dict[str, int]
     if bad:
         raise ProcedureFailed(f"TBM phases 160 MHz {p160} / 400 MHz {p400}: "
                               f"{bad} of {params.timing_verify_loops} verification bursts bad")
-    return {"phase160": p160, "phase400": p400, "margin": depth}, scan
+    return {"phase160": p160, "phase400": p400, "margin": depth}
 
 
 def set_phases(api, p160: int, p400: int) -> None:

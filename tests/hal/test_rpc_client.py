@@ -98,6 +98,7 @@ def test_buffer_limit_writes_whole_requests():
 
 def compat_script(board_hash: int, name5: str = "GetRpcCallHash$I") -> list[tuple[bytes, bytes]]:
     return [
+        (h("C0 00 00 00"), h("C0 00 00 02 00 02")),  # resync first (skips stale replies)
         (h("C0 00 00 00"), h("C0 00 00 02 00 02")),
         (call_id_request("GetRpcCallName$bi4c"), call_id_reply(4)),
         (h("C0 04 00 04 05 00 00 00"), h("C0 04 00 01 01") + data_message(name5.encode())),
@@ -133,7 +134,7 @@ def test_compatibility_links_by_name_when_hashes_differ_and_names_the_missing():
 
 
 def test_too_old_firmware():
-    t = ScriptedTransport(compat_script(0, name5="GetInfo$v4c")[:3])
+    t = ScriptedTransport(compat_script(0, name5="GetInfo$v4c")[:4])
     with pytest.raises(IncompatibleFirmware, match="too old"):
         RpcClient(t).check_compatibility()
 
