@@ -66,7 +66,8 @@ class Measurement:
     board : the board, connected and compatible.
     dut : what is connected; :meth:`set_dac` and friends keep it up to date.
     retries : how often a measurement is repeated when the data are not clean.
-    progress : optional hook ``(points done, points total)`` called while a loop runs.
+    progress : optional hook ``(points done, points total)`` called when a measurement starts
+        (done = 0) and whenever its loop pauses or ends.
     daq_words : DAQ memory to use (words, split over the channels); loops pause and resume
         whenever a channel passes 85 % of its share.
     """
@@ -256,6 +257,8 @@ class Measurement:
         scan_args = _scan_kwargs(scans)
         i2c = [self.dut.i2c[r] for r in rocs]
         run = DaqRun(board, self.dut, acc, buffer)
+        if self.progress is not None:
+            self.progress(0, acc.n_points)
         try:
             targets = [None] if all_pixels else [tuple(int(x) for x in p) for p in acc.pixels]
             for pixel in targets:

@@ -278,7 +278,7 @@ def _points_to(bar: Progress):
     last = [0]
 
     def hook(done: int, total: int) -> None:
-        if done < last[0]:  # a new measurement started
+        if done == 0:  # a new measurement starts
             last[0] = 0
         bar.advance(done - last[0])
         last[0] = done

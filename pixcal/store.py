@@ -36,16 +36,24 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
+def _plain(value: Any) -> Any:
+    """Plain JSON data: numpy scalars and arrays as Python values, NaN/inf as null."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=_jsonable, sort_keys=False)
+    """Strict JSON (no NaN) of plain data with numpy values."""
+    return json.dumps(_plain(value), allow_nan=False)
 
 
 @dataclass
@@ -233,7 +241,7 @@ class RunFile:
         self.path = Path(path)
         try:
             with h5py.File(self.path, "r") as f:
-                if f.attrs.get("format") != FORMAT:
+                if f.attrs.get("format") != FORMAT or "steps" not in f:
                     raise ValueError(f"{self.path}: not a pixcal run file")
         except OSError as exc:
             raise ValueError(f"{self.path}: cannot open as HDF5 ({exc})") from None

@@ -40,18 +40,25 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
     """
     from pixcal.connect import connect
     from pixcal.plan import load_plan
+    from pixcal.runner import prepare_out_dir
 
     console = Console(stderr=True)
     parsed = load_plan(plan)
+    prepare_out_dir(out_dir)
     if target is None:
         target = DEFAULT_TARGET
         console.print(f"no --target given: running on the simulated board [bold]{target}[/]")
+    if config is None:
+        console.print("no --config given: a fresh default module (TBM08c, 16 psi46digv21respin "
+                      "ROCs; one ROC if the board has no TBM) - see `pixcal config new`")
     connection = connect(target)
     request = RunRequest(parsed, target, config, module_id, out_dir, operator, site)
     from pixcal.cli.progress import RichStepProgress
 
     with RichStepProgress(console) as progress:
         outcome = run_plan(request, connection, progress)
+    for problem in outcome.problems:
+        console.print(f"[yellow]problem[/] {problem}")
     style = {"completed": "green"}.get(outcome.status, "red")
     console.print(f"run [{style}]{outcome.status}[/]" + (f": {outcome.error}" if outcome.error
                                                         else ""))

@@ -35,6 +35,9 @@ ROC = "sim://roc?seed=4&defects=none"
     ('[defaults]\nntrig = 4\n[[steps]]\nprocedure = "pretest"\nntrig=2\n'
      '[[steps]]\nprocedure="alive"\nvcal=-1\n', "step 2 (alive): vcal:"),
     ('[[steps]\n', "not valid TOML"),
+    ('[[steps]]\nprocedure = "pretest"\npixels = [[60, 90]]\n',
+     "step 1 (pretest): pixels: Value error, pixel (60, 90) is outside the ROC"),
+    ('[[steps]]\nprocedure = "alive"\nntrig = true\n', "step 1 (alive): ntrig:"),
 ])
 def test_bad_plans_name_file_step_and_field(tmp_path, capsys, text, expected):
     plan = tmp_path / "bad.toml"
@@ -154,28 +157,34 @@ def test_sigint_exits_130_with_an_interrupted_file(tmp_path):
     assert out.strip().splitlines()[-1] == str(path)  # the path is printed last
 
 
+def _wait_for_file(folder, timeout: float = 60.0) -> float:
+    deadline = time.monotonic() + timeout
+    while not list(folder.glob("*.h5")) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return time.monotonic()
+
+
 def test_sigkill_at_random_moments_leaves_honest_files(tmp_path):
-    """>= 10 runs killed at random moments: every file opens, finished steps are complete,
-    nothing that was cut short claims to be complete."""
+    """Runs killed at random moments of their life (>= 10): every file opens, finished steps
+    are complete, nothing that was cut short claims to be complete."""
+    target = "sim://roc?seed=1"
+    probe = _pixcal("run", "fulltest", "--target", target, "--out", str(tmp_path / "probe"))
+    created = _wait_for_file(tmp_path / "probe")
+    probe.communicate(timeout=60)
+    life = time.monotonic() - created  # how long a run lives after creating its file
     rng = np.random.default_rng(3)
-    dirs = [tmp_path / f"k{i}" for i in range(10)]
-    procs = [_pixcal("run", "fulltest", "--target", f"sim://module?seed={i}", "--out", str(d))
-             for i, d in enumerate(dirs)]
-    for proc, delay in zip(procs, rng.uniform(1.0, 6.0, len(procs)), strict=True):
-        time.sleep(delay / len(procs))
-        proc.kill()
-    for proc in procs:
-        proc.communicate(timeout=60)
     seen = set()
-    for d in dirs:
-        files = list(d.glob("*.h5"))
-        if not files:
-            seen.add("no file yet")
-            continue
-        rf = RunFile(files[0])
+    for trial in range(10):
+        folder = tmp_path / f"k{trial}"
+        proc = _pixcal("run", "fulltest", "--target", target, "--out", str(folder))
+        _wait_for_file(folder)
+        time.sleep(float(rng.uniform(0.0, 1.1 * life)))
+        proc.kill()
+        proc.communicate(timeout=60)
+        rf = RunFile(next(folder.glob("*.h5")))
         head = rf.header()
         steps = rf.steps()
-        seen.add((head["status"], len(steps)))
+        seen.add((head["status"], tuple(s.status for s in steps)))
         assert head["status"] in ("running", "completed")
         for s in steps:
             assert s.status in ("running", "completed")
@@ -183,4 +192,40 @@ def test_sigkill_at_random_moments_leaves_honest_files(tmp_path):
                 assert s.datasets and s.finished_utc
             else:
                 assert not s.datasets and not s.finished_utc
-    assert len(seen) > 1  # the kills landed at different stages
+    assert len({steps for _, steps in seen}) >= 2, seen  # the kills landed at different stages
+
+
+class HvOnThenInterrupt(StepProgress):
+    """A step that switches the sensor bias on, then the operator presses Ctrl-C."""
+
+    def __init__(self, board):
+        self.board = board
+
+    def step_started(self, step, unit):
+        self.board.power.hv_on()
+        self.board.flush()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        return super().step_started(step, unit)
+
+
+def test_backstop_switches_hv_off(tmp_path):
+    from sim_runs import sim_connection
+
+    conn, sim = sim_connection(ROC)
+    plan = parse_plan({"name": "hv", "steps": [{"procedure": "alive"}]})
+    outcome = run_plan(RunRequest(plan, ROC, None, "M", tmp_path), conn,
+                       HvOnThenInterrupt(conn.board))
+    assert outcome.status == "interrupted"
+    assert not sim.power.hv_on and not sim.power.on
+    assert RunFile(outcome.path).header()["power_off_confirmed"]
+
+
+def test_out_dir_that_cannot_be_written_is_refused_before_connecting(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "alive", "--target", "socket://127.0.0.1:9", "--out", str(blocker / "x")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write results there" in err[0]
