@@ -70,19 +70,24 @@ class Connection:
     ----------
     board : the :class:`hal.dtb.Board`.
     url : the address it was opened with.
-    sim_seed : the simulated module's seed (None for real hardware).
+    simulated : for a ``sim://`` address, the simulated board behind the link (its emulated
+        clock, its module and that module's ground truth); None for real hardware.
     """
 
-    def __init__(self, board: Board, url: str, clock=None, sim_seed: int | None = None):
+    def __init__(self, board: Board, url: str, simulated=None):
         self.board = board
         self.url = url
-        self._clock = clock
-        self.sim_seed = sim_seed
+        self.simulated = simulated
+
+    @property
+    def sim_seed(self) -> int | None:
+        """The simulated module's seed (None for real hardware)."""
+        return None if self.simulated is None else int(self.simulated.model.seed)
 
     def hardware_seconds(self) -> float | None:
         """Hardware time so far: the emulated clock of a simulated board, None for a real one
         (whose time is measured by the caller)."""
-        return None if self._clock is None else self._clock.elapsed_s
+        return None if self.simulated is None else self.simulated.clock.elapsed_s
 
     def close(self) -> None:
         self.board.close()
@@ -96,5 +101,4 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Connection:
     server = _simulated(url)
     rpc = RpcClient(PipeTransport(server.feed, name=url), timeout=timeout)
     rpc.check_compatibility()
-    sim = server.handler
-    return Connection(Board(rpc), url, clock=sim.clock, sim_seed=int(sim.model.seed))
+    return Connection(Board(rpc), url, simulated=server.handler)

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hal.dtb import Board
-from hal.rpc import RpcClient
-from hal.transport import PipeTransport
-from pixcal.connect import Connection
+from pixcal.connect import connect
 from pixcal.plan import parse_plan
 from pixcal.runner import RunRequest, StepProgress, run_plan
-from simulators.boards import simulated_board
 
 
 def sim_connection(url: str, timeout: float = 10.0):
     """A Connection to a fresh simulated board, plus the board object (for its ground truth
     and state)."""
-    server = simulated_board(url)
-    rpc = RpcClient(PipeTransport(server.feed, name=url), timeout=timeout)
-    rpc.check_compatibility()
-    sim = server.handler
-    return Connection(Board(rpc), url, clock=sim.clock, sim_seed=sim.model.seed), sim
+    conn = connect(url, timeout)
+    return conn, conn.simulated
 
 
 def run_steps(url: str, steps: list[dict], out: Path, progress: StepProgress | None = None,
