@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from simulators.clock import EmulatedClock
+from simulators.firmware.addressing import Addressing
 from simulators.firmware.daq import Daq
-from simulators.firmware.dut import Addressing, RocBank, TbmBank
+from simulators.firmware.dut import RocBank, TbmBank
 from simulators.firmware.loops import NiosLoops
 from simulators.firmware.pg import PatternGenerator
 from simulators.firmware.power import Power
 from simulators.firmware.readout import Readout
-from simulators.firmware.registry import collect
+from simulators.firmware.registry import collect, rpc
 from simulators.firmware.trigger import Triggering
 
 #: fast-I2C commands each programming call costs on the board (4160 pixels, 26 dcols)
@@ -47,10 +48,10 @@ class SimulatedBoard:
         self.model = model
         rng = np.random.default_rng([seed if seed is not None else model.seed, 0xD7B])
         self.clock = EmulatedClock()
-        addressing = Addressing(model)
-        self.rocs = RocBank(model, addressing, self._signals_ok)
-        self.tbms = TbmBank(model, addressing)
-        self.daq = Daq(self.clock)
+        self.addressing = Addressing(model)
+        self.rocs = RocBank(model, self.addressing, self._programming_ok)
+        self.tbms = TbmBank(model, self.addressing, lambda: self.power.on)
+        self.daq = Daq(self.clock, on_close=lambda: self.loops.loop_interrupt_reset())
         self.pg = PatternGenerator()
         self.power = Power(model, self.rocs, self.tbms, self.daq, self.clock, name)
         self.readout = Readout(model, self.rocs, self.tbms, self.daq, self.power, rng)
@@ -59,8 +60,24 @@ class SimulatedBoard:
             model, self.rocs, self.tbms, self.pg, self.readout, self.clock, rng
         )
         self._functions = collect(
-            self.power, self.rocs, self.tbms, self.daq, self.pg, self.loops, self.triggering
+            self, self.power, self.rocs, self.tbms, self.daq, self.pg, self.loops,
+            self.triggering,
         )
+        self.init()
+
+    @rpc("Init$v")
+    def init(self) -> None:
+        """The firmware's ``Init`` (also run when the board starts): PG stopped and cleared,
+        PG-direct triggering, every DAQ channel closed and no deserializer selected, TBM prefix
+        off and hub/port cleared, signal delays 0 and levels 5, loop delays 0, the DUT powered
+        off with the default supplies and the HV relay open."""
+        self.pg.init()
+        self.daq.close_all()
+        self.daq.deser = None
+        self.addressing.init()
+        self.power.power_off()
+        self.power.init()
+        self.loops.init()
 
     def rpc_functions(self) -> dict[str, Callable[..., Any]]:
         """Every RPC function this board implements, keyed by ``Name$sig``."""
@@ -73,11 +90,11 @@ class SimulatedBoard:
         if commands:
             self.clock.roc_writes(commands)
 
-    def _signals_ok(self) -> bool:
-        """Do the programming signals reach the chips (SDA timing, signal level)?"""
+    def _programming_ok(self) -> bool:
+        """Do programming writes reach the chips: DUT powered, SDA timing and level good?"""
         p = self.power
-        return self.model.sda_ok(p.delays.get(0, 4), p.delays.get(2, 19)) and \
-            self.model.level_ok(p.levels.get(2, 15))
+        return p.on and self.model.sda_ok(p.delays[0], p.delays[2]) and \
+            self.model.level_ok(p.levels[2])
 
     @property
     def hardware_s(self) -> float:

@@ -1,14 +1,19 @@
 """The DTB's DAQ: eight ring buffers of 16-bit words, filled by the deserializers.
 
-Semantics follow reference/dtb.md §2.8: ``Daq_Open`` allocates (8192..50 M words) and returns the
-size, ``Daq_Start`` clears and enables writing, ``Daq_Read`` hands out up to ``blocksize`` words
-with a status byte (bit 0 = not running, bit 1 = RAM overflow), ``Poff`` closes every channel.
-Words that do not fit are dropped and flagged as an overflow, as in the real DMA.
+Semantics follow reference/dtb.md §2.8 and the firmware: ``Daq_Open`` first closes the channel,
+then allocates (8192..50 M words) and returns the size; ``Daq_Close`` of an open channel
+deselects the deserializer (``Daq_DeselectAll``) and frees the buffer (data lost); every
+``Daq_Close`` forgets an interrupted loop (``LoopInterruptReset``); ``Daq_Start`` clears and
+enables writing; ``Daq_Read`` hands out up to ``blocksize`` words with a status byte (bit 0 = not
+running, bit 1 = RAM overflow; 0 and nothing for a channel that is not open); ``Poff`` and
+``Init`` close every channel. Words that do not fit are dropped and flagged as an overflow, as in
+the real DMA.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -18,6 +23,7 @@ N_CHANNELS = 8
 MIN_WORDS, MAX_WORDS = 8192, 50_000_000
 MAX_BLOCK = 0x800000
 STATUS_STOPPED, STATUS_RAM_OVERFLOW = 0x01, 0x02
+LOOP_MAX_FILL_PERCENT = 85
 
 
 class DaqChannel:
@@ -77,8 +83,9 @@ class DaqChannel:
 class Daq:
     """The eight DAQ channels and the deserializer selection."""
 
-    def __init__(self, clock) -> None:
+    def __init__(self, clock, on_close: Callable[[], None] = lambda: None) -> None:
         self.clock = clock
+        self.on_close = on_close  # the loops' LoopInterruptReset
         self.channels = [DaqChannel() for _ in range(N_CHANNELS)]
         self.deser: int | None = None  # 160 or 400 once selected
         self.deser160_phase = 4
@@ -88,31 +95,40 @@ class Daq:
         return self.channels[ch] if 0 <= ch < N_CHANNELS else None
 
     def close_all(self) -> None:
-        for c in self.channels:
-            c.capacity, c.running = 0, False
-            c.clear()
+        """What ``Poff`` and ``Init`` do: ``Daq_Close`` on all eight channels."""
+        for ch in range(N_CHANNELS):
+            self.daq_close(ch)
 
     def open_fill_fraction(self) -> float:
         """The largest fill level of the open channels (0..1)."""
         return max((c.fill_fraction() for c in self.channels if c.is_open), default=0.0)
+
+    def loop_must_pause(self) -> bool:
+        """The loops' check before every point: is any open channel (running or not) more
+        than 85 % full?"""
+        return any(c.size * 100 > LOOP_MAX_FILL_PERCENT * c.capacity
+                   for c in self.channels if c.is_open)
 
     @rpc("Daq_Open$IIC")
     def daq_open(self, words: int, ch: int) -> tuple[int]:
         c = self.channel(ch)
         if c is None:
             return (0,)
+        self.daq_close(ch)
         c.capacity = int(np.clip(words, MIN_WORDS, MAX_WORDS))
-        c.running = False
-        c.clear()
         self.clock.memory_clear(c.capacity)
         return (c.capacity,)
 
     @rpc("Daq_Close$vC")
     def daq_close(self, ch: int) -> None:
         c = self.channel(ch)
-        if c is not None:
+        if c is None:
+            return
+        if c.is_open:
+            self.deser = None  # Daq_DeselectAll
             c.capacity, c.running = 0, False
             c.clear()
+        self.on_close()
 
     @rpc("Daq_Start$vC")
     def daq_start(self, ch: int) -> None:
@@ -151,8 +167,8 @@ class Daq:
     @rpc("Daq_Read$C5SIC")
     def daq_read(self, blocksize: int, ch: int) -> tuple[int, np.ndarray]:
         c = self.channel(ch)
-        if c is None:
-            return (STATUS_STOPPED, np.zeros(0, np.uint16))
+        if c is None or not c.is_open:
+            return (0, np.zeros(0, np.uint16))
         data = c.read(min(blocksize, MAX_BLOCK))
         return (c.status(), data)
 
@@ -179,6 +195,7 @@ class Daq:
     def deser400_old_format(self, old: bool) -> None:
         self.old_format = bool(old)
 
-    @rpc("Daq_DeselectAll$v")
-    def deselect_all(self) -> None:
+    @rpc("Daq_DeselectAll$v", "Daq_Select_ADC$vSCCC", "Daq_Select_Datagenerator$vS")
+    def deselect_all(self, *args: int) -> None:
+        """No deserializer listens (the ADC and the data generator are not modelled)."""
         self.deser = None

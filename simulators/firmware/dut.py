@@ -3,8 +3,10 @@
 :class:`RocBank` keeps every ROC's registers and pixel bits (trim, mask, calibrate, double-column
 enable); :class:`TbmBank` keeps the TBM registers of every core and the TBM event counter. Both
 implement the DTB's write-only programming calls (``roc_*``, ``tbm_*``, ``mod_Addr``, ...) with
-the real addressing rules: a write reaches a ROC only if the selected hub (module mode) or the
-single-ROC address pins match, and an unprogrammable ROC ignores every write.
+the real addressing rules (:mod:`simulators.firmware.addressing`): a write reaches a ROC only if
+the hub/port byte and the ROC address (module) or the adapter's address pins (bare ROC) match,
+the DUT is powered and the programming signals work (SDA timing, signal level); an
+unprogrammable ROC ignores every write.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import numpy as np
 
 from hal.chips import ROC_NUMCOLS, ROC_NUMDCOLS, ROC_NUMPIXELS, ROC_NUMROWS
+from simulators.firmware.addressing import Addressing
 from simulators.firmware.registry import rpc
 
 log = logging.getLogger(__name__)
@@ -34,10 +37,10 @@ class RocBank:
     dcol_on : bool [n_rocs, 26]
     """
 
-    def __init__(self, model, addressing: Addressing, signals_ok=lambda: True):
+    def __init__(self, model, addressing: Addressing, link_ok=lambda: True):
         self.model = model
         self.addr = addressing
-        self.signals_ok = signals_ok
+        self.link_ok = link_ok  # DUT powered and programming signals good
         self.n_rocs = model.n_rocs
         self.programmable = np.asarray(model.programmable(), bool)
         self.reset_all()
@@ -58,9 +61,11 @@ class RocBank:
         roc = self.addr.roc_target()
         if roc is None or not 0 <= roc < self.n_rocs:
             return None
-        if not self.programmable[roc] or not self.signals_ok():
-            return None
-        return roc
+        return roc if self.writable(roc) else None
+
+    def writable(self, roc: int) -> bool:
+        """Does ROC ``roc`` take a write that is addressed to it (power, signals, defects)?"""
+        return bool(self.programmable[roc]) and self.link_ok()
 
     def pixel_ok(self, col: int, row: int) -> bool:
         return 0 <= col < ROC_NUMCOLS and 0 <= row < ROC_NUMROWS
@@ -68,7 +73,11 @@ class RocBank:
     # ------------------------------------------------------------------ RPC calls
     @rpc("roc_I2cAddr$vC")
     def roc_i2c_addr(self, i2c: int) -> None:
-        self.addr.roc_id = i2c & 0x0F
+        self.addr.select_roc(i2c)
+
+    @rpc("roc_I2cAddr_Layer_1$vC")
+    def roc_i2c_addr_layer1(self, i2c: int) -> None:
+        self.addr.select_layer1(i2c)
 
     @rpc("roc_SetDAC$vCC")
     def roc_set_dac(self, reg: int, value: int) -> None:
@@ -157,45 +166,16 @@ class RocBank:
         return (0,)
 
 
-class Addressing:
-    """Which chip a programming write reaches: hub/port in module mode, address pins otherwise."""
-
-    def __init__(self, model):
-        self.has_tbm = model.tbm_type is not None
-        self.hub_ids = _hub_ids(model)
-        self.tbm_enabled = False
-        self.hub: int | None = None
-        self.roc_id = 0
-        self.roc_pins = 0  # single-ROC adapter address pins (SetRocAddress)
-
-    def roc_target(self) -> int | None:
-        if self.tbm_enabled:
-            if not self.has_tbm or self.hub not in self.hub_ids:
-                return None
-            return self.roc_id
-        if self.has_tbm:
-            return None  # a module needs the hub/port prefix
-        return 0 if self.roc_id == self.roc_pins else None
-
-    def tbm_target(self) -> int | None:
-        """Index of the TBM the selected hub addresses, or None."""
-        if not (self.tbm_enabled and self.has_tbm and self.hub in self.hub_ids):
-            return None
-        return self.hub_ids.index(self.hub)
-
-
-def _hub_ids(model) -> list[int]:
-    if model.tbm_type is None:
-        return []
-    n_tbms = max(1, model.tbm_type.cores // 2)
-    return [(model.hub_id - k) % 32 for k in range(n_tbms)]
-
-
 class TbmBank:
-    """TBM registers per core (uint8 [n_cores, 16], offset-indexed) and event counters."""
+    """TBM registers per core (uint8 [n_cores, 16], offset-indexed) and event counters.
 
-    def __init__(self, model, addressing: Addressing):
+    A TBM write reaches the TBM whose hub is in the current hub/port byte (port 4 is sent
+    instead of the ROC port), only with the prefix enabled and the DUT powered.
+    """
+
+    def __init__(self, model, addressing: Addressing, powered=lambda: True):
         self.addr = addressing
+        self.powered = powered
         self.n_cores = model.tbm_type.cores if model.tbm_type is not None else 0
         self.reset_all()
 
@@ -209,27 +189,39 @@ class TbmBank:
 
     @rpc("tbm_Enable$vb")
     def tbm_enable(self, on: bool) -> None:
+        """Prefix writes with the hub/port byte; switching it off also ends automatic ports."""
         self.addr.tbm_enabled = bool(on)
+        if not on:
+            self.addr.auto_port = False
 
     @rpc("mod_Addr$vC")
     def mod_addr(self, hub: int) -> None:
-        self.addr.hub = hub & 0x1F
+        """Automatic ports on hub ``hub`` (port 0 until the next ``roc_I2cAddr``)."""
+        self.addr.auto_port = True
+        self.addr.hub_port = (hub & 0x1F) << 3
 
     @rpc("mod_Addr$vCC")
     def mod_addr2(self, hub0: int, hub1: int) -> None:
-        self.addr.hub = hub0 & 0x1F
+        """Layer-1 automatic ports (the current hub/port byte is left as it is)."""
+        self.addr.layer1 = True
+        self.addr.auto_port = True
+        self.addr.hub_bases = ((hub0 & 0x1F) << 3, (hub1 & 0x1F) << 3)
 
     @rpc("tbm_Addr$vCC")
     def tbm_addr(self, hub: int, port: int) -> None:
-        self.addr.hub = hub & 0x1F
+        """A fixed hub/port byte (automatic ports off)."""
+        self.addr.auto_port = False
+        self.addr.hub_port = (hub & 0x1F) << 3 | (port & 0x07)
 
     @rpc("TBM_Present$b")
     def tbm_present(self) -> tuple[bool]:
+        # NOT faithful: the firmware answers the tbm_Enable flag; the host uses this call to
+        # detect a module (see docs/simulator.md, firmware emulation)
         return (self.n_cores > 0,)
 
     def _core(self, reg: int) -> tuple[int, int] | None:
         tbm = self.addr.tbm_target()
-        if tbm is None:
+        if tbm is None or not self.powered():
             return None
         base, offset = reg & 0xF0, reg & 0x0F
         if base not in TBM_CORE_BASES:
@@ -262,5 +254,5 @@ class TbmBank:
         ok, data = self.tbm_get(reg, 0)
         if not ok:
             return (False, value)
-        hubport = ((self.addr.hub or 0) << 3) | 4
+        hubport = (self.addr.hub_port & 0xF8) | 4
         return (True, 0x4000_0000 | hubport << 16 | (reg | 1) << 8 | data)

@@ -1,69 +1,51 @@
 """The NIOS test loops: pixel x DAC x DAC x trigger, run on the board, interruptible at 85 %.
 
-Every ``Loop*`` call is turned into a :class:`LoopPlan` (which ROCs, which pixels, which DAC
-points, how many triggers, which flags) and executed in the firmware's order - column, row,
-DAC 1, DAC 2, trigger - in vectorised chunks. Before each point the firmware looks at the DAQ: if
-an open channel is more than 85 % full it remembers where it was and returns ``False``; the host
-drains the DAQ and repeats the identical call, which resumes (reference/dtb.md §2.10). After 150
-interrupts the loop gives up and returns ``True``.
+Every ``Loop*`` call becomes a :class:`~simulators.firmware.loopplan.LoopPlan` and runs in the
+firmware's order - column, row, DAC 1, DAC 2, trigger - in vectorised chunks
+(reference/dtb.md §2.10, ``trigger_loops.cpp``):
+
+* Addressing: the loop selects each ROC of its list with ``roc_I2cAddr`` like an ordinary
+  write, so a ROC takes part only if that write would reach it (power, SDA timing and level,
+  hub/port, programmable); the others keep their state, get no calibrate bit and no scanned
+  DAC values. The selection left behind is that of the list's last ROC.
+* Prologue (every call, also a resumed one): without FLAG_FORCE_UNMASKED each reached ROC is
+  chip-masked, with it every double column is switched on. Epilogue (when the loop ends):
+  chip-masked again / every double column off, calibrate bits cleared; scanned registers keep
+  the last value written (each write also ends a ROC's SEU). DAC values are written as given:
+  the firmware's DAC-code swap table is not emulated (docs/simulator.md).
+* Triggers: each trigger is ``cDelay(period)`` + ``Pg_Single`` with period = read-out allowance
+  (15 clocks, 100 with the DESER400 selected) + ``Pg_SetSum`` + ``SetLoopTriggerDelay``; a pass
+  reads out what the PG program reads out (:class:`~simulators.firmware.pg.PgProgram`), cut at
+  the period if that is shorter than the PG cycle.
+* Interrupts: before each point the firmware gives up if it has been interrupted 150 times
+  (returns True), else pauses (stores the position, returns False) if any open DAQ channel is
+  more than 85 % full. The position belongs to the loop's id (one per loop function); a call of
+  the same loop resumes there whatever its arguments, another loop, ``Daq_Close`` or
+  ``LoopInterruptReset`` forgets it. The one-pixel calibrate loops never pause.
+* Nothing to store (no receiving DAQ channel, no event per pass): no hits are generated; the
+  clock and the counters still move on.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
-
 import numpy as np
 
 from hal.chips import ROC_NUMCOLS, ROC_NUMPIXELS, ROC_NUMROWS
-from simulators.firmware.events import HIT_DTYPE
-from simulators.firmware.readout import noise_as_hits
+from simulators.firmware.loopplan import (
+    LoopPlan,
+    PassShape,
+    all_pixels,
+    dac_points,
+    forced_noise,
+    loop_hits,
+)
+from simulators.firmware.pg import MIN_SPACING_CLK, event_numbers
 from simulators.firmware.registry import rpc
-from simulators.physics.dacview import DacView
 
-FLAG_CALS = 0x0002
-FLAG_XTALK = 0x0004
-FLAG_FORCE_UNMASKED = 0x0100
-INTERRUPT_FILL = 0.85
 MAX_INTERRUPTS = 150
 ENTRIES_PER_CHUNK = 1 << 21  # points x ROCs x triggers evaluated at once
 READOUT_ALLOWANCE_CLK = {160: 15, 400: 100}
-
-
-@dataclass(frozen=True)
-class LoopPlan:
-    """What one loop call does.
-
-    rocs : absolute ROC indices pulsed (every ROC pulses the same pixel at the same time)
-    pixels : int [n_pix, 2] (col, row) in loop order
-    regs : scanned register ids (0, 1 or 2 of them; DAC 1 outer)
-    values : int [n_pts, len(regs)] register values per DAC point, in loop order
-    """
-
-    rocs: tuple[int, ...]
-    pixels: np.ndarray
-    regs: tuple[int, ...]
-    values: np.ndarray
-    ntrig: int
-    flags: int
-
-    @property
-    def n_points(self) -> int:
-        return len(self.pixels) * len(self.values)
-
-
-def all_pixels() -> np.ndarray:
-    cols, rows = np.divmod(np.arange(ROC_NUMPIXELS), ROC_NUMROWS)
-    return np.stack([cols, rows], axis=1)
-
-
-def dac_points(scans: list[tuple[int, int, int, int]]) -> tuple[tuple[int, ...], np.ndarray]:
-    """Register ids and the value grid (DAC 1 outer) for scans ``(reg, step, low, high)``."""
-    if not scans:
-        return (), np.zeros((1, 0), np.int64)
-    axes = [np.arange(lo, hi + 1, max(step, 1)) for _, step, lo, hi in scans]
-    grid = np.array(list(itertools.product(*axes)), np.int64).reshape(-1, len(scans))
-    return tuple(reg for reg, *_ in scans), grid
+MAX_FILL_PERCENT = 85
 
 
 class NiosLoops:
@@ -76,20 +58,23 @@ class NiosLoops:
         self.pg = pg
         self.clock = clock
         self.rng = rng
-        self.i2c = list(range(model.n_rocs))
+        self.has_tbm = model.tbm_type is not None
         self.trim_table = np.full((16, ROC_NUMCOLS, ROC_NUMROWS), 15, np.uint8)
+        self.init()
+
+    def init(self) -> None:
+        """``Init``: loop delays 0, no stored interrupt, I2C list 0..15 (trims are kept)."""
+        self.i2c = list(range(16))
         self.trigger_delay = 0
         self.trim_delay = 0
-        self._resume_key: tuple | None = None
-        self._pos = 0
-        self._interrupts = 0
+        self.loop_interrupt_reset()
 
     # ------------------------------------------------------------------ setup calls
     @rpc("SetI2CAddresses$b1C")
     def set_i2c_addresses(self, ids: np.ndarray) -> tuple[bool]:
         if len(ids) > 16:
             return (False,)
-        self.i2c = [int(i) for i in ids]
+        self.i2c[: len(ids)] = [int(i) for i in ids]
         return (True,)
 
     @rpc("SetTrimValues$bC1C")
@@ -109,217 +94,214 @@ class NiosLoops:
 
     @rpc("LoopInterruptReset$v")
     def loop_interrupt_reset(self) -> None:
-        self._resume_key = None
+        self._stored: tuple[str, int, tuple[int, ...]] | None = None
+        self._interrupts = 0
 
     # ------------------------------------------------------------------ loop calls
-    def _rocs(self, i2c_ids) -> tuple[int, ...]:
-        known = set(range(self.model.n_rocs))
-        return tuple(int(i) for i in i2c_ids if int(i) in known)
-
-    def _run_call(self, key, i2c_ids, pixels, scans, ntrig, flags) -> tuple[bool]:
+    def _call(self, loop_id: str | None, i2c_ids, pixels, scans, ntrig, flags) -> tuple[bool]:
         regs, values = dac_points(scans)
-        plan = LoopPlan(self._rocs(i2c_ids), pixels, regs, values, ntrig, flags)
-        return (self.run(key, plan),)
+        i2c = tuple(int(i) for i in i2c_ids)
+        rocs, rows = [], []
+        for i in i2c:
+            roc = self.rocs.addr.route(i)
+            if roc is not None and roc not in rocs and self.rocs.writable(roc):
+                rocs.append(roc)
+                rows.append(i & 0x0F)
+        if i2c:
+            self.rocs.addr.select_roc(i2c[-1])  # the selection the loop leaves behind
+        plan = LoopPlan(i2c, tuple(rocs), tuple(rows), pixels, regs, values, ntrig, flags)
+        return (self.run(loop_id, plan),)
 
     @rpc("LoopMultiRocAllPixelsCalibrate$b1CSS")
     def multi_all_cal(self, rocs, ntrig, flags):
-        return self._run_call(("mac", tuple(rocs), ntrig, flags), rocs, all_pixels(), [], ntrig,
-                              flags)
+        return self._call("MultiRocAllPixelsCalibrate", rocs, all_pixels(), [], ntrig, flags)
 
     @rpc("LoopMultiRocOnePixelCalibrate$b1CCCSS")
     def multi_one_cal(self, rocs, col, row, ntrig, flags):
-        key = ("moc", tuple(rocs), col, row, ntrig, flags)
-        return self._run_call(key, rocs, np.array([[col, row]]), [], ntrig, flags)
+        return self._call(None, rocs, np.array([[col, row]]), [], ntrig, flags)
 
     @rpc("LoopSingleRocAllPixelsCalibrate$bCSS")
     def single_all_cal(self, roc, ntrig, flags):
-        return self._run_call(("sac", roc, ntrig, flags), [roc], all_pixels(), [], ntrig, flags)
+        return self._call("SingleRocAllPixelsCalibrate", [roc], all_pixels(), [], ntrig, flags)
 
     @rpc("LoopSingleRocOnePixelCalibrate$bCCCSS")
     def single_one_cal(self, roc, col, row, ntrig, flags):
-        key = ("soc", roc, col, row, ntrig, flags)
-        return self._run_call(key, [roc], np.array([[col, row]]), [], ntrig, flags)
+        return self._call(None, [roc], np.array([[col, row]]), [], ntrig, flags)
 
     @rpc("LoopMultiRocAllPixelsDacScan$b1CSSCCC", "LoopMultiRocAllPixelsDacScan$b1CSSCCCC")
     def multi_all_dac(self, rocs, ntrig, flags, reg, *scan):
-        key = ("mad", tuple(rocs), ntrig, flags, reg, *scan)
-        return self._run_call(key, rocs, all_pixels(), [_scan(reg, scan)], ntrig, flags)
+        return self._call("MultiRocAllPixelsDacScan", rocs, all_pixels(), [_scan(reg, scan)],
+                          ntrig, flags)
 
     @rpc("LoopMultiRocOnePixelDacScan$b1CCCSSCCC", "LoopMultiRocOnePixelDacScan$b1CCCSSCCCC")
     def multi_one_dac(self, rocs, col, row, ntrig, flags, reg, *scan):
-        key = ("mod", tuple(rocs), col, row, ntrig, flags, reg, *scan)
-        pix = np.array([[col, row]])
-        return self._run_call(key, rocs, pix, [_scan(reg, scan)], ntrig, flags)
+        return self._call("MultiRocOnePixelDacScan", rocs, np.array([[col, row]]),
+                          [_scan(reg, scan)], ntrig, flags)
 
     @rpc("LoopSingleRocAllPixelsDacScan$bCSSCCC", "LoopSingleRocAllPixelsDacScan$bCSSCCCC")
     def single_all_dac(self, roc, ntrig, flags, reg, *scan):
-        key = ("sad", roc, ntrig, flags, reg, *scan)
-        return self._run_call(key, [roc], all_pixels(), [_scan(reg, scan)], ntrig, flags)
+        return self._call("SingleRocAllPixelsDacScan", [roc], all_pixels(), [_scan(reg, scan)],
+                          ntrig, flags)
 
     @rpc("LoopSingleRocOnePixelDacScan$bCCCSSCCC", "LoopSingleRocOnePixelDacScan$bCCCSSCCCC")
     def single_one_dac(self, roc, col, row, ntrig, flags, reg, *scan):
-        key = ("sod", roc, col, row, ntrig, flags, reg, *scan)
-        pix = np.array([[col, row]])
-        return self._run_call(key, [roc], pix, [_scan(reg, scan)], ntrig, flags)
+        return self._call("SingleRocOnePixelDacScan", [roc], np.array([[col, row]]),
+                          [_scan(reg, scan)], ntrig, flags)
 
     @rpc("LoopMultiRocAllPixelsDacDacScan$b1CSSCCCCCC",
          "LoopMultiRocAllPixelsDacDacScan$b1CSSCCCCCCCC")
     def multi_all_dacdac(self, rocs, ntrig, flags, *scan):
-        key = ("madd", tuple(rocs), ntrig, flags, *scan)
-        return self._run_call(key, rocs, all_pixels(), _scans2(scan), ntrig, flags)
+        return self._call("MultiRocAllPixelsDacDacScan", rocs, all_pixels(), _scans2(scan),
+                          ntrig, flags)
 
     @rpc("LoopMultiRocOnePixelDacDacScan$b1CCCSSCCCCCC",
          "LoopMultiRocOnePixelDacDacScan$b1CCCSSCCCCCCCC")
     def multi_one_dacdac(self, rocs, col, row, ntrig, flags, *scan):
-        key = ("modd", tuple(rocs), col, row, ntrig, flags, *scan)
-        pix = np.array([[col, row]])
-        return self._run_call(key, rocs, pix, _scans2(scan), ntrig, flags)
+        return self._call("MultiRocOnePixelDacDacScan", rocs, np.array([[col, row]]),
+                          _scans2(scan), ntrig, flags)
 
     @rpc("LoopSingleRocAllPixelsDacDacScan$bCSSCCCCCC",
          "LoopSingleRocAllPixelsDacDacScan$bCSSCCCCCCCC")
     def single_all_dacdac(self, roc, ntrig, flags, *scan):
-        key = ("sadd", roc, ntrig, flags, *scan)
-        return self._run_call(key, [roc], all_pixels(), _scans2(scan), ntrig, flags)
+        return self._call("SingleRocAllPixelsDacDacScan", [roc], all_pixels(), _scans2(scan),
+                          ntrig, flags)
 
     @rpc("LoopSingleRocOnePixelDacDacScan$bCCCSSCCCCCC",
          "LoopSingleRocOnePixelDacDacScan$bCCCSSCCCCCCCC")
     def single_one_dacdac(self, roc, col, row, ntrig, flags, *scan):
-        key = ("sodd", roc, col, row, ntrig, flags, *scan)
-        pix = np.array([[col, row]])
-        return self._run_call(key, [roc], pix, _scans2(scan), ntrig, flags)
+        return self._call("SingleRocOnePixelDacDacScan", [roc], np.array([[col, row]]),
+                          _scans2(scan), ntrig, flags)
 
     # ------------------------------------------------------------------ execution
-    def run(self, key: tuple, plan: LoopPlan) -> bool:
-        """Run (or resume) a loop; True when finished, False when interrupted."""
-        if key != self._resume_key:
-            self._resume_key, self._pos, self._interrupts = key, 0, 0
-            self._prepare(plan)
+    def run(self, loop_id: str | None, plan: LoopPlan) -> bool:
+        """Run (or resume) a loop; True when finished or given up, False when paused."""
+        pos = 0
+        if self._stored is not None:
+            if self._stored[0] == loop_id:
+                pos = plan.resume_point(*self._stored[1:])
+            else:
+                self.loop_interrupt_reset()
+        self._prologue(plan)
+        shape = self._pass_shape()
         total = plan.n_points
-        per_point = max(1, len(plan.rocs) * plan.ntrig)
-        chunk = max(1, ENTRIES_PER_CHUNK // per_point)
-        while self._pos < total:
-            if self._over_threshold():
-                return self._interrupt()
-            start = self._pos
-            stop = min(total, start + chunk)
-            self._pos = start + self._run_chunk(plan, start, stop)
-            if self._pos < stop:
-                return self._interrupt()
-        self._finish(plan)
-        self._resume_key = None
+        while pos < total:
+            if loop_id is not None:
+                if self._interrupts >= MAX_INTERRUPTS:
+                    self.loop_interrupt_reset()
+                    return True
+                if self.readout.daq.loop_must_pause():
+                    self._stored = (loop_id, *plan.position(pos))
+                    self._interrupts += 1
+                    return False
+            pos += self._run_chunk(plan, shape, pos, interruptible=loop_id is not None)
+        self._epilogue(plan)
+        self.loop_interrupt_reset()
         return True
 
-    def _interrupt(self) -> bool:
-        self._interrupts += 1
-        if self._interrupts >= MAX_INTERRUPTS:
-            self._resume_key = None
-            return True
-        return False
+    def _pass_shape(self) -> PassShape:
+        """What each of the loop's ``Pg_Single`` reads out (nothing if the PG does not reach
+        the DUT); the pass is cut at the trigger period if that is shorter than the cycle."""
+        if not (self.readout.power.on and self.pg.reaches_dut):
+            return PassShape(0, None, 0, None)
+        prog = self.pg.program()
+        spacing = max(self._trigger_period_clk(), MIN_SPACING_CLK)
+        if spacing < prog.cycle_clk:
+            prog = prog.cut(spacing)
+        hit = prog.hit_event(self.has_tbm)
+        return PassShape(prog.triggers(self.has_tbm), None if hit is None else hit[0],
+                         0 if hit is None else hit[1], prog.events_before_tbm_reset(self.has_tbm))
 
-    def _prepare(self, plan: LoopPlan) -> None:
+    def _prologue(self, plan: LoopPlan) -> None:
         for roc in plan.rocs:
-            if self.rocs.programmable[roc]:
+            if plan.forced:
+                self.rocs.dcol_on[roc] = True
+            else:
                 self.rocs.chip_mask(roc)
 
-    def _finish(self, plan: LoopPlan) -> None:
-        """Leave the ROCs as the firmware does: masked, calibrate bits cleared."""
+    def _epilogue(self, plan: LoopPlan) -> None:
+        """Leave the ROCs as the firmware does: masked (or, forced, every dcol off), no cal."""
         for roc in plan.rocs:
-            if self.rocs.programmable[roc]:
+            if plan.forced:
+                self.rocs.dcol_on[roc] = False
+            else:
                 self.rocs.chip_mask(roc)
-                self.rocs.cal[roc] = 0
-                if plan.regs:
-                    self.rocs.dacs[roc, list(plan.regs)] = plan.values[-1]
+            self.rocs.cal[roc] = 0
 
-    def _over_threshold(self) -> bool:
-        """Is a channel receiving this module's data more than 85 % full?"""
-        return any(c.size > INTERRUPT_FILL * c.capacity
-                   for _, c in self.readout.data_channels())
+    def _run_chunk(self, plan: LoopPlan, shape: PassShape, start: int,
+                   interruptible: bool) -> int:
+        """Run points from ``start`` on as far as one chunk goes; return how many ran."""
+        per_point = plan.ntrig * shape.per_pass
+        total = plan.n_points
+        if per_point == 0 or not self.readout.data_channels():
+            self._commit(plan, shape, start, total, None)  # nothing is stored: no hits to make
+            return total - start
+        room = self.readout.room_events(MAX_FILL_PERCENT if interruptible else 100,
+                                        any_channel=interruptible)
+        chunk = max(1, ENTRIES_PER_CHUNK // max(1, len(plan.rocs) * plan.ntrig))
+        stop = min(total, start + chunk, start + room // per_point + 1)
+        hits = loop_hits(self.model, self.rocs, self.trim_table, plan, shape, start, stop,
+                         self.rng)
+        if plan.forced:
+            noise = forced_noise(self.model, self.rocs, plan, shape, start, stop, self.rng)
+            hits = np.concatenate([hits, noise])
+        start_count = int(self.readout.tbms.event_counter[0])
+        numbers, _ = event_numbers(start_count, (stop - start) * plan.ntrig, shape.per_pass,
+                                   shape.before_reset)
+        enc = self.readout.encode(len(numbers), hits, numbers)
+        done = self._points_that_fit(enc, stop - start, per_point) if interruptible \
+            else stop - start
+        self.readout.deliver(enc.head(done * per_point))
+        self._commit(plan, shape, start, start + done, start_count)
+        return done
 
-    def _points_that_fit(self, enc, n_points: int, ntrig: int) -> int:
-        """How many points of an encoded chunk the firmware commits before it pauses: it
-        checks the fill level before every point (the first was checked by the caller)."""
+    def _commit(self, plan: LoopPlan, shape: PassShape, start: int, stop: int,
+                start_count: int | None) -> None:
+        """Points ``[start, stop)`` happened: counters, scanned registers, clock."""
+        if stop <= start:
+            return
+        passes = (stop - start) * plan.ntrig
+        if start_count is None:
+            start_count = int(self.readout.tbms.event_counter[0])
+        if shape.before_reset is None:
+            counter = start_count + passes * shape.per_pass
+        else:
+            counter = shape.per_pass - shape.before_reset
+        self.readout.advance(passes * shape.per_pass, counter)
+        if plan.regs and plan.rocs:
+            last = plan.values[(stop - 1) % len(plan.values)]
+            rocs = list(plan.rocs)
+            self.rocs.dacs[np.ix_(rocs, plan.regs)] = last
+            self.rocs.seu[rocs] = False  # the write reprograms the chip
+        self._charge(plan, start, stop)
+
+    def _points_that_fit(self, enc, n_points: int, per_point: int) -> int:
+        """How many points of an encoded chunk the firmware runs before it pauses: it checks
+        the fill level before every point (the first was checked by the caller)."""
         over = np.zeros(n_points, bool)
-        starts = np.arange(n_points) * ntrig
+        starts = np.arange(n_points) * per_point
         for i, c in self.readout.data_channels():
-            over |= c.size + enc.words_before(i, starts) > INTERRUPT_FILL * c.capacity
+            over |= (c.size + enc.words_before(i, starts)) * 100 > MAX_FILL_PERCENT * c.capacity
         over[0] = False
         hit = np.flatnonzero(over)
         return int(hit[0]) if len(hit) else n_points
 
-    def _run_chunk(self, plan: LoopPlan, start: int, stop: int) -> int:
-        """Generate points [start, stop), commit as many as the 85 % rule allows; return count."""
-        n_q = stop - start
-        hits = self._hits(plan, start, stop)
-        enc = self.readout.encode(n_q * plan.ntrig, hits)
-        committed = self._points_that_fit(enc, n_q, plan.ntrig)
-        n_events = committed * plan.ntrig
-        self.readout.deliver(enc.head(n_events))
-        self.readout.advance(n_events)
-        self._charge(plan, start, start + committed)
-        return committed
-
-    def _hits(self, plan: LoopPlan, start: int, stop: int) -> np.ndarray:
-        q = np.arange(start, stop)
-        pix_idx, pt_idx = np.divmod(q, len(plan.values))
-        rocs = np.array(plan.rocs, np.int64)
-        if len(rocs) == 0:
-            return np.zeros(0, HIT_DTYPE)
-        col = plan.pixels[pix_idx, 0][:, None]
-        row = plan.pixels[pix_idx, 1][:, None]
-        roc = rocs[None, :]
-        i2c_trim = self.trim_table[roc % 16, col, row]
-        forced = bool(plan.flags & FLAG_FORCE_UNMASKED)
-        masked = np.zeros_like(i2c_trim, bool) if forced else i2c_trim > 15
-        trim = np.where(i2c_trim > 15, 15, i2c_trim)
-        overrides = {reg: plan.values[pt_idx, k][:, None] for k, reg in enumerate(plan.regs)}
-        dacs = DacView(self.rocs.dacs, roc, overrides)
-        resp = self.model.response(
-            roc, col, row, dacs, trim, masked,
-            cals=bool(plan.flags & FLAG_CALS), tct=self.pg.program().tct,
-        )
-        fired, ph = self.model.fire(resp, plan.ntrig, self.rng)
-        fired &= self.rocs.programmable[roc][..., None]
-        if plan.flags & FLAG_XTALK:
-            # the neighbour row is pulsed while only the target is unmasked; cross-talk into
-            # the target is not modelled, so nothing is read out
-            fired[:] = False
-        # (point, trigger, ROC) order = event order, ROCs in token order within an event
-        qi, ti, ri = np.nonzero(fired.transpose(0, 2, 1))
-        hits = np.empty(len(qi), HIT_DTYPE)
-        hits["ev"] = qi * plan.ntrig + ti
-        hits["roc"] = rocs[ri]
-        hits["col"] = np.broadcast_to(resp.col_out, fired.shape[:2])[qi, ri]
-        hits["row"] = np.broadcast_to(resp.row_out, fired.shape[:2])[qi, ri]
-        hits["ph"] = ph[qi, ri, ti]
-        if forced:
-            hits = np.concatenate([hits, self._noise(plan, len(q))])
-        return hits
-
-    def _noise(self, plan: LoopPlan, n_points: int) -> np.ndarray:
-        unmasked = np.zeros_like(self.rocs.masked)
-        unmasked[list(plan.rocs)] = True
-        trims = np.minimum(self.trim_table[: self.model.n_rocs], 15)
-        noise = self.model.noise_hits(unmasked, self.rocs.dacs, n_points * plan.ntrig, self.rng,
-                                      trims=trims)
-        return noise_as_hits(noise)
+    def _trigger_period_clk(self) -> int:
+        """The firmware's loop trigger delay: read-out allowance + PG delay sum + loop delay."""
+        allowance = READOUT_ALLOWANCE_CLK[400 if self.readout.daq.deser == 400 else 160]
+        return allowance + self.pg.delay_sum + self.trigger_delay
 
     def _charge(self, plan: LoopPlan, start: int, stop: int) -> None:
         """Emulated hardware time of points [start, stop)."""
-        if stop <= start:
-            return
         n_pts = len(plan.values)
         pix_first, pix_last = start // n_pts, (stop - 1) // n_pts
-        deser = self.readout.layout.deser
-        period = (max(36, self.pg.delay_sum) + READOUT_ALLOWANCE_CLK.get(deser, 100)
-                  + 10 * self.trigger_delay)
         self.clock.loop(
-            n_rocs=len(plan.rocs),
+            n_rocs=len(plan.i2c),
             n_pixels=pix_last - pix_first + 1,
             n_points=stop - start,
             n_dacs=len(plan.regs),
             ntrig=plan.ntrig,
-            trigger_period_clk=period,
-            trim_delay_clk=10 * self.trim_delay,
+            trigger_period_clk=self._trigger_period_clk(),
+            trim_delay_clk=self.trim_delay,
         )
 
 

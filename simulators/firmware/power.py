@@ -2,8 +2,10 @@
 
 Semantics follow reference/dtb.md §2.1-2.3: set-points are stored in the firmware's units (mV,
 0.1 mA) and clamped like the firmware does; currents are read from the module physics while the
-DUT is powered; ``Poff`` closes every DAQ channel and the chips lose their programming; ``Init``
-returns to the power-off defaults.
+DUT is powered; ``Poff`` clears only the power (the HV relay stays as it is), closes every DAQ
+channel, and the chips lose their programming; ``Init`` (also at board start) returns to the
+firmware's defaults: powered off, HV relay open, VA 1.5 V / VD 2.5 V / 300 mA limits, signal
+delays 0 and levels 5 - which do not program a ROC until the host sets its delays.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ SW_VERSION = 0x0407  # 4.7
 BOARD_ID = 0x5A
 MAX_MV = 4000
 MAX_100UA = 12000
+SIGNALS = (0, 1, 2, 3)  # CLK, CTR, SDA, TIN
+INIT_LEVEL = 5
+MAX_LEVEL = 15
+MAX_DELAY = 300
 TBM_DIGITAL_MA = 40.0  # a TBM08c with its HDI draws this from VD
 
 
@@ -33,14 +39,15 @@ class Power:
         self.init()
 
     def init(self) -> None:
+        """The firmware's ``Init`` values (main control register cleared: power and HV off)."""
         self.on = False
         self.hv_on = False
         self.va_mv, self.vd_mv = 1500, 2500
         self.ia_100ua = self.id_100ua = 3000
         self.clock_code = 0
         self.clock_source = 0
-        self.delays: dict[int, int] = {}
-        self.levels: dict[int, int] = {}
+        self.delays = dict.fromkeys(SIGNALS, 0)
+        self.levels = dict.fromkeys(SIGNALS, INIT_LEVEL)
         self.rda_tout_delay = 0
         self.reset_line = False
 
@@ -99,11 +106,6 @@ class Power:
     def get_sw_version(self) -> tuple[int]:
         return (SW_VERSION,)
 
-    @rpc("Init$v")
-    def rpc_init(self) -> None:
-        self.power_off()
-        self.init()
-
     @rpc("Welcome$v")
     def welcome(self) -> None:
         self.clock.wait_s(0.9)
@@ -144,8 +146,8 @@ class Power:
         self.power_off()
 
     def power_off(self) -> None:
+        """Power switch open, DAQ channels closed; the HV relay is not touched."""
         self.on = False
-        self.hv_on = False
         self.daq.close_all()
 
     @rpc("_SetVA$vS")
@@ -221,11 +223,14 @@ class Power:
 
     @rpc("Sig_SetDelay$vCSc")
     def sig_set_delay(self, signal: int, delay: int, duty: int) -> None:
-        self.delays[signal] = min(delay, 300)
+        if signal in self.delays:
+            self.delays[signal] = min(delay, MAX_DELAY)
 
     @rpc("Sig_SetLevel$vCC")
     def sig_set_level(self, signal: int, level: int) -> None:
-        self.levels[signal] = level & 0x0F
+        """Stored always, driven only while powered (``Pon`` restores the stored levels)."""
+        if signal in self.levels:
+            self.levels[signal] = min(level, MAX_LEVEL)
 
     @rpc("Sig_SetRdaToutDelay$vC")
     def sig_set_rda_tout_delay(self, delay: int) -> None:
@@ -237,6 +242,6 @@ class Power:
          "SignalProbeA2$vC", "SignalProbeADC$vCC", "Deser400_Enable$vC", "Deser400_Disable$vC",
          "Deser400_DisableAll$v", "Deser400_SetPhase$vCC", "Deser400_SetPhaseAuto$vC",
          "Deser400_SetPhaseAutoAll$v", "Deser400_GateRun$vCC", "Deser400_GateSingle$vC",
-         "Deser400_GateStop$v", "tbm_SelectRDA$vC", "roc_I2cAddr_Layer_1$vC")
+         "Deser400_GateStop$v", "tbm_SelectRDA$vC")
     def accepted(self, *args: int) -> None:
         """Settings that change nothing the simulated module can observe."""

@@ -2,9 +2,10 @@
 
 :class:`Readout` knows the module's token chains and DAQ channels, keeps the state the data
 stream carries from event to event (TBM event counter, each ROC's readback-bit position), adds
-the link's faults (bad TBM phases from the physics, disabled token pass, SEUs) and calls the
-encoder. Generating is separated from committing (:meth:`Readout.advance`) so that a loop can
-cut a chunk at its 85 %-full point and regenerate the rest later.
+the link's faults (bad TBM phases from the physics, disabled token pass, SEUs: a ROC hit by one
+sends no hits, on every layout) and calls the encoder. Generating is separated from committing
+(:meth:`Readout.advance`) so that a loop can cut a chunk at its 85 %-full point and regenerate
+the rest later. An unpowered DUT delivers nothing and counts nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def channel_layout(model) -> tuple[ChannelLayout, tuple[int, ...]]:
     else:
         daq = tuple(range(n_chains))
     return ChannelLayout(400, chains, address, filler), daq
+
+
+#: fewest words one event can leave on a channel (DESER160: one marker word; DESER400: the TBM
+#: header of an event that lost its trailer)
+MIN_EVENT_WORDS = {160: 1, 400: 2}
 
 
 def event_starts(words: np.ndarray, deser: int) -> np.ndarray:
@@ -93,15 +99,23 @@ class Readout:
         self.rb_counter = np.zeros(model.n_rocs, np.int64)
 
     # ------------------------------------------------------------------ encoding
-    def encode(self, n_events: int, hits: np.ndarray) -> Encoded:
-        """Encode ``n_events`` triggers carrying ``hits`` (HIT_DTYPE, any order)."""
+    def encode(self, n_events: int, hits: np.ndarray,
+               event_numbers: np.ndarray | None = None) -> Encoded:
+        """Encode ``n_events`` events carrying ``hits`` (HIT_DTYPE, any order).
+
+        ``event_numbers`` (uint8 [n_events]) are the TBM event numbers; by default the TBM
+        counter counts on from its current value.
+        """
         hits = in_event_order(hits)
+        if len(hits) and self.rocs.seu.any():
+            hits = hits[~self.rocs.seu[hits["roc"]]]
         n_rocs = self.model.n_rocs
+        if event_numbers is None:
+            event_numbers = ((int(self.tbms.event_counter[0]) + np.arange(n_events))
+                             % 256).astype(np.uint8)
         batch = EventBatch(
             n_events=n_events,
-            event_numbers=((self.tbms.event_counter[0] + np.arange(n_events)) % 256).astype(
-                np.uint8
-            ),
+            event_numbers=event_numbers,
             hits=hits.astype(HIT_DTYPE, copy=False),
             rb_bits=self._readback_bits(n_events),
             xor=self.rng.integers(1, 8, size=(n_events, n_rocs), dtype=np.uint8),
@@ -113,10 +127,16 @@ class Readout:
         starts = [event_starts(w, self.layout.deser) for w in words]
         return Encoded(words, starts, n_events)
 
-    def advance(self, n_events: int) -> None:
-        """Commit ``n_events`` triggers: event counter and readback positions move on, and
-        single-event upsets may strike (they show from the next events on)."""
-        self.tbms.event_counter += n_events
+    def advance(self, n_events: int, counter: int | None = None) -> None:
+        """Commit ``n_events`` events: the TBM event counter moves on (or is set to ``counter``,
+        e.g. after a TBM reset), readback positions move on, and single-event upsets may
+        strike (they show from the next events on). Nothing happens while unpowered."""
+        if not self.power.on:
+            return
+        if counter is None:
+            self.tbms.event_counter += n_events
+        else:
+            self.tbms.event_counter[:] = counter
         self.rb_counter += n_events
         if n_events <= 0:
             return
@@ -129,27 +149,39 @@ class Readout:
 
     def deliver(self, words: list[np.ndarray]) -> None:
         """Write encoded words (per layout channel) into the DAQ, if the right deser listens."""
-        if self.daq.deser != self.layout.deser:
+        if self.daq.deser != self.layout.deser or not self.power.on:
             return
         if self.layout.deser == 160 and not self.model.deser160_ok(
-            self.power.delays.get(0, 4), self.daq.deser160_phase
+            self.power.delays[0], self.daq.deser160_phase
         ):
             words = [misframed(w) for w in words]
         for w, ch in zip(words, self.daq_channels, strict=True):
             self.daq.channels[ch].write(self._bit_errors(w))
 
-    def emit(self, n_events: int, hits: np.ndarray) -> None:
+    def emit(self, n_events: int, hits: np.ndarray, event_numbers: np.ndarray | None = None,
+             counter: int | None = None) -> None:
         """Encode, deliver and commit in one go (pattern-generator triggers)."""
-        enc = self.encode(n_events, hits)
+        enc = self.encode(n_events, hits, event_numbers)
         self.deliver(enc.words)
-        self.advance(n_events)
+        self.advance(n_events, counter)
 
     def data_channels(self) -> list[tuple[int, DaqChannel]]:
         """(layout channel, DAQ channel) of the channels that receive this module's data."""
-        if self.daq.deser != self.layout.deser:
+        if self.daq.deser != self.layout.deser or not self.power.on:
             return []
         chans = ((i, self.daq.channels[c]) for i, c in enumerate(self.daq_channels))
         return [(i, c) for i, c in chans if c.is_open and c.running]
+
+    def room_events(self, percent: int, any_channel: bool) -> int:
+        """At most how many more events fit before the receiving channels pass ``percent`` of
+        their capacity: before the first one does (``any_channel``) or before all have (a
+        bound from the smallest possible event; 0 if nothing receives)."""
+        per_event = MIN_EVENT_WORDS[self.layout.deser]
+        rooms = [max(0, percent * c.capacity // 100 - c.size) // per_event
+                 for _, c in self.data_channels()]
+        if not rooms:
+            return 0
+        return min(rooms) if any_channel else max(rooms)
 
     # ------------------------------------------------------------------ stream content
     def _readback_bits(self, n_events: int) -> np.ndarray:

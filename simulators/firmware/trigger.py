@@ -1,10 +1,19 @@
 """Triggers outside the NIOS loops: pattern-generator passes and single signals.
 
-``Pg_Single`` runs the pattern-generator sequence once, ``Pg_Triggers(n, period)`` n times;
-each pass injects charge into the pixels whose calibrate bit is set (if the sequence has a CAL)
-and reads out one event per trigger (a bare ROC also needs a token after the trigger).
-``Trigger_Send`` fires single signals: a TBM reset clears the TBM event counter, a trigger reads
-out one event without injection.
+``Pg_Single`` runs the pattern-generator sequence once; ``Pg_Triggers(n, period)`` is the
+firmware's loop of ``Pg_Single`` + ``cDelay(period)``, so with a period shorter than the PG cycle
+every pass but the last is cut short by the next start (:meth:`PgProgram.cut`: what would have
+happened after the cut - a trigger, a token - does not). Each pass injects charge into the
+pixels whose calibrate bit is set (if the sequence has a CAL) and reads out the events its
+program reads out (one per TRG; a bare ROC also needs a TOK after it); the hits land in the event
+of the first trigger after the CAL. A TBM reset in the sequence restarts the event counter in
+every pass. Passes are generated in chunks of bounded size, and not at all once no DAQ channel
+can store anything (the clock and the counters still move on).
+
+``Trigger_Send`` fires single signals (when the trigger selection lets them through): a TBM
+reset clears the TBM event counter; a trigger reads out one event on a module (the TBM sends the
+token) and nothing on a bare ROC (no token); a ROC reset and a lone CAL leave nothing the
+simulator can observe.
 """
 
 from __future__ import annotations
@@ -12,11 +21,15 @@ from __future__ import annotations
 import numpy as np
 
 from simulators.firmware.events import HIT_DTYPE
+from simulators.firmware.pg import MIN_SPACING_CLK, PgProgram, event_numbers
 from simulators.firmware.readout import noise_as_hits
 from simulators.firmware.registry import rpc
 from simulators.physics.dacview import DacView
 
 SEND_TRIGGER, SEND_RESET_TBM = 0x02, 0x08
+ENTRIES_PER_CHUNK = 1 << 21  # injected pixels x passes evaluated at once
+EVENTS_PER_CHUNK = 1 << 16
+_NO_HITS = np.zeros(0, HIT_DTYPE)
 
 
 class Triggering:
@@ -34,46 +47,82 @@ class Triggering:
 
     @rpc("Pg_Single$v")
     def pg_single(self) -> None:
-        self.passes(1, 0)
+        prog = self.pg.program()
+        self.clock.triggers(1, prog.cycle_clk)
+        self.passes(1, prog)
 
     @rpc("Pg_Triggers$vIS")
     def pg_triggers(self, n: int, period: int) -> None:
-        self.passes(n, period)
+        prog = self.pg.program()
+        spacing = max(period, MIN_SPACING_CLK)
+        self.clock.triggers(n, spacing)
+        if n > 0 and spacing < prog.cycle_clk:
+            self.passes(n - 1, prog.cut(spacing))
+            self.passes(1, prog)
+        else:
+            self.passes(n, prog)
 
     @rpc("Trigger_Send$vC")
     def trigger_send(self, bits: int) -> None:
-        if bits & SEND_RESET_TBM:
-            self.tbms.event_counter[:] = 0
-        if bits & SEND_TRIGGER:
-            self.readout.emit(1, np.zeros(0, HIT_DTYPE))
-
-    def passes(self, n_passes: int, period_clk: int) -> None:
-        """Run the PG sequence ``n_passes`` times, ``period_clk`` clocks apart."""
-        prog = self.pg.program()
-        self.clock.triggers(n_passes, max(period_clk, prog.cycle_clk))
-        if prog.resets_tbm:
-            self.tbms.event_counter[:] = 0
-        n_events = n_passes * prog.triggers(self.has_tbm)
-        if n_events == 0:
+        if not (self.readout.power.on and self.pg.single_reaches_dut):
             return
-        hits = self._injected(n_events, prog.tct) if prog.calibrates else np.zeros(0, HIT_DTYPE)
-        self.readout.emit(n_events, np.concatenate([hits, self._noise(n_events)]))
+        if bits & SEND_RESET_TBM and self.has_tbm:
+            self.readout.advance(0, counter=0)
+        if bits & SEND_TRIGGER and self.has_tbm:
+            self.readout.emit(1, self._noise(1))
 
-    def _injected(self, n_events: int, tct: int) -> np.ndarray:
+    def passes(self, n_passes: int, prog: PgProgram) -> None:
+        """Run ``n_passes`` passes of ``prog`` (already cut if they are cut short)."""
+        if n_passes <= 0 or not (self.readout.power.on and self.pg.reaches_dut):
+            return
+        per_pass = prog.triggers(self.has_tbm)
+        before_reset = prog.events_before_tbm_reset(self.has_tbm)
+        hit = prog.hit_event(self.has_tbm)
+        groups = self._calibrated(hit[1]) if hit is not None and per_pass else []
+        n_pix = sum(len(g[0]) for g in groups)
+        cap = max(1, min(ENTRIES_PER_CHUNK // max(1, n_pix),
+                         EVENTS_PER_CHUNK // max(1, per_pass)))
+        done = 0
+        while done < n_passes and per_pass:
+            room = self.readout.room_events(100, any_channel=False)
+            if room == 0:
+                break  # nothing receives, or every receiving channel is full
+            m = min(n_passes - done, cap, room // per_pass + 1)
+            numbers, counter = event_numbers(int(self.tbms.event_counter[0]), m, per_pass,
+                                             before_reset)
+            injected = [self._fire(g, m, per_pass, hit[0]) for g in groups]
+            hits = np.concatenate([*injected, self._noise(m * per_pass)])
+            self.readout.emit(m * per_pass, hits, numbers, counter)
+            done += m
+        rest = n_passes - done
+        if rest:  # nobody stores them: only the counters move on
+            counter = None if before_reset is None else per_pass - before_reset
+            self.readout.advance(rest * per_pass, counter)
+
+    def _calibrated(self, tct: int) -> list[tuple[np.ndarray, ...]]:
+        """(roc, col, row, response) of the pixels with a calibrate bit, per injection path
+        (calibrate pad, sensor pad)."""
         rocs = self.rocs
         roc, col, row = np.nonzero(rocs.cal)
         keep = rocs.dcol_on[roc, col // 2] & rocs.programmable[roc]
         roc, col, row = roc[keep], col[keep], row[keep]
-        if len(roc) == 0:
-            return np.zeros(0, HIT_DTYPE)
-        resp = self.model.response(
-            roc, col, row, DacView(rocs.dacs, roc), rocs.trims[roc, col, row],
-            rocs.masked[roc, col, row], cals=bool((rocs.cal[roc, col, row] == 2).any()), tct=tct,
-        )
-        fired, ph = self.model.fire(resp, n_events, self.rng)
+        groups = []
+        for cals in (False, True):
+            sel = (rocs.cal[roc, col, row] == 2) == cals
+            if not sel.any():
+                continue
+            r, c, w = roc[sel], col[sel], row[sel]
+            resp = self.model.response(r, c, w, DacView(rocs.dacs, r), rocs.trims[r, c, w],
+                                       rocs.masked[r, c, w], cals=cals, tct=tct)
+            groups.append((r, c, w, resp))
+        return groups
+
+    def _fire(self, group, n_passes: int, per_pass: int, event_in_pass: int) -> np.ndarray:
+        roc, _, _, resp = group
+        fired, ph = self.model.fire(resp, n_passes, self.rng)
         pi, ti = np.nonzero(fired)
         hits = np.empty(len(pi), HIT_DTYPE)
-        hits["ev"] = ti
+        hits["ev"] = ti * per_pass + event_in_pass
         hits["roc"] = roc[pi]
         hits["col"] = np.broadcast_to(resp.col_out, roc.shape)[pi]
         hits["row"] = np.broadcast_to(resp.row_out, roc.shape)[pi]
@@ -84,7 +133,7 @@ class Triggering:
         unmasked = ~self.rocs.masked & np.repeat(self.rocs.dcol_on, 2, axis=1)[:, :, None]
         unmasked &= self.rocs.programmable[:, None, None]
         if not unmasked.any():
-            return np.zeros(0, HIT_DTYPE)
+            return _NO_HITS
         noise = self.model.noise_hits(unmasked, self.rocs.dacs, n_events, self.rng,
                                       trims=self.rocs.trims)
         return noise_as_hits(noise)
