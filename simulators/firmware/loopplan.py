@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hal.chips import ROC_NUMPIXELS, ROC_NUMROWS
+from hal.chips import ROC_NUMCOLS, ROC_NUMPIXELS, ROC_NUMROWS
 from simulators.firmware.events import HIT_DTYPE
 from simulators.firmware.readout import noise_as_hits
 from simulators.physics.dacview import DacView
@@ -119,12 +119,16 @@ def loop_hits(model, rocs, trim_table: np.ndarray, plan: LoopPlan, shape: PassSh
     col = plan.pixels[pix_idx, 0][:, None]
     row = plan.pixels[pix_idx, 1][:, None]
     pulsed = xtalk_rows(row) if plan.flags & FLAG_XTALK else row
+    # a ROC ignores writes outside its matrix (pXar's unphysical pixel 60/82): nothing fires
+    outside = (col >= ROC_NUMCOLS) | (pulsed >= ROC_NUMROWS)
+    c, r, p = np.minimum(col, ROC_NUMCOLS - 1), np.minimum(row, ROC_NUMROWS - 1), \
+        np.minimum(pulsed, ROC_NUMROWS - 1)
     if plan.forced:
-        trim = rocs.trims[roc, col, pulsed]
-        masked = rocs.masked[roc, col, pulsed]
+        trim = rocs.trims[roc, c, p]
+        masked = rocs.masked[roc, c, p] | outside
     else:
-        table = trim_table[np.array(plan.trim_rows)[None, :], col, row]
-        masked = (table > 15) | (pulsed != row)  # the neighbour stays chip-masked
+        table = trim_table[np.array(plan.trim_rows)[None, :], c, r]
+        masked = (table > 15) | (pulsed != row) | outside  # the neighbour stays chip-masked
         trim = np.where(masked, 15, table)
     overrides = {reg: plan.values[pt_idx, k][:, None] for k, reg in enumerate(plan.regs)}
     resp = model.response(roc, col, pulsed, DacView(rocs.dacs, roc, overrides), trim, masked,

@@ -237,6 +237,8 @@ class NiosLoops:
             return total - start
         room = self.readout.room_events(MAX_FILL_PERCENT if interruptible else 100,
                                         any_channel=interruptible)
+        if plan.regs and plan.rocs:
+            self.rocs.seu[list(plan.rocs)] = False  # the chunk's first point writes its DACs
         chunk = max(1, ENTRIES_PER_CHUNK // max(1, len(plan.rocs) * plan.ntrig))
         stop = min(total, start + chunk, start + room // per_point + 1)
         hits = loop_hits(self.model, self.rocs, self.trim_table, plan, shape, start, stop,
