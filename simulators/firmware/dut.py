@@ -16,7 +16,7 @@ import logging
 import numpy as np
 
 from hal.chips import ROC_NUMCOLS, ROC_NUMDCOLS, ROC_NUMPIXELS, ROC_NUMROWS
-from simulators.firmware.addressing import Addressing
+from simulators.firmware.addressing import TBM_PORT, Addressing
 from simulators.firmware.registry import rpc
 
 log = logging.getLogger(__name__)
@@ -254,5 +254,5 @@ class TbmBank:
         ok, data = self.tbm_get(reg, 0)
         if not ok:
             return (False, value)
-        hubport = (self.addr.hub_port & 0xF8) | 4
+        hubport = (self.addr.hub_port & 0xF8) | TBM_PORT
         return (True, 0x4000_0000 | hubport << 16 | (reg | 1) << 8 | data)

@@ -86,6 +86,21 @@ def start_daq(board: Board, sim, words: int = 1_000_000) -> None:
         board.daq.start(ch)
 
 
+def running(url: str, words: int = 1_000_000) -> tuple[Board, object]:
+    """A board with its DUT ready and the DAQ running."""
+    board, sim = connect(url)
+    ready(board, sim)
+    start_daq(board, sim, words)
+    return board, sim
+
+
+def pulse(board: Board, roc: int, col: int, row: int, sensor: bool = False) -> None:
+    """Unmask one pixel (trim 7) and set its calibrate bit."""
+    board.roc.select(roc)
+    board.roc.trim(col, row, 7)
+    board.roc.cal(col, row, sensor)
+
+
 def drain(board: Board, sim) -> list[Decoded]:
     """Read and decode every channel of the DUT (one Decoded per token chain)."""
     out = []
@@ -197,9 +212,7 @@ def test_an_unpowered_dut_ignores_programming_and_delivers_nothing():
 # ------------------------------------------------------------------------------------ DAQ
 
 def test_daq_close_of_an_open_channel_deselects_the_deserializer():
-    board, sim = connect(ROC_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, _sim = running(ROC_URL)
     board.pg.single()
     assert n_words(board) == 1  # an empty single-ROC event is one word
     board.daq.close(0)
@@ -213,9 +226,7 @@ def test_daq_close_of_an_open_channel_deselects_the_deserializer():
 
 
 def test_daq_open_closes_the_channel_first():
-    board, sim = connect(ROC_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, _sim = running(ROC_URL)
     board.daq.open(10_000, 0)  # re-open without closing
     board.daq.start(0)
     board.pg.single()
@@ -223,9 +234,7 @@ def test_daq_open_closes_the_channel_first():
 
 
 def test_closing_a_channel_that_is_not_open_keeps_the_selection():
-    board, sim = connect(ROC_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, _sim = running(ROC_URL)
     board.daq.close(3)
     board.pg.single()
     assert n_words(board) == 1
@@ -241,8 +250,7 @@ def test_daq_read_status_bits():
     board.pg.single()
     block = board.daq.read(0)
     assert block.status == DaqStatus.OK and len(block.data) == 1
-    board.roc.trim(10, 20, 7)
-    board.roc.cal(10, 20)
+    pulse(board, 0, 10, 20)
     board.pg.triggers(10_000, 400)  # 3 words per event: overflows 8192 words
     assert board.daq.size(0) == 8192
     board.daq.stop(0)
@@ -254,9 +262,7 @@ def test_daq_read_status_bits():
 # ------------------------------------------------------------------------------------ PG
 
 def test_an_entry_with_delay_zero_ends_the_sequence():
-    board, sim = connect(ROC_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, _sim = running(ROC_URL)
     words = [0x0200 | 16, 0x0100 | 0, 0x0200 | 16, 0x0100 | 0]  # TRG, TOK (end), TRG, TOK
     board.rpc.call("Pg_SetCmdAll$v1S", np.array(words, np.uint16))
     board.pg.single()
@@ -269,9 +275,7 @@ def test_an_entry_with_delay_zero_ends_the_sequence():
     ([("trigger", 16), ("token", 0)], 1),
 ])
 def test_a_bare_roc_reads_out_only_with_a_token_after_the_trigger(entries, events):
-    board, sim = connect(ROC_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, _sim = running(ROC_URL)
     board.pg.program(entries)
     board.pg.single()
     assert n_words(board) == events
@@ -280,9 +284,7 @@ def test_a_bare_roc_reads_out_only_with_a_token_after_the_trigger(entries, event
 def test_every_trigger_is_an_event_and_the_injection_shows_after_cal():
     board, sim = connect(MODULE_URL)
     ready(board, sim)
-    board.roc.select(2)
-    board.roc.trim(10, 20, 7)
-    board.roc.cal(10, 20)
+    pulse(board, 2, 10, 20)
     board.pg.program([("resetroc", 15), ("calibrate", WBC + 6), ("trigger", 50), ("trigger", 0)])
     start_daq(board, sim)
     board.pg.triggers(3, 1000)
@@ -294,9 +296,7 @@ def test_every_trigger_is_an_event_and_the_injection_shows_after_cal():
 
 
 def test_pg_triggers_faster_than_the_cycle_cuts_every_pass_but_the_last():
-    board, sim = connect(ROC_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, sim = running(ROC_URL)
     cycle = sum(d + 1 for _, d in ROC_PG) + 1
     trigger_at = 26 + WBC + 7  # RESR 25, CAL WBC+6: the TRG starts this many clocks in
     before = sim.clock.by_kind["triggers"]
@@ -315,9 +315,7 @@ def test_pg_triggers_faster_than_the_cycle_cuts_every_pass_but_the_last():
     ([("trigger;sync", 0)], [4, 5, 6]),
 ])
 def test_a_tbm_reset_in_the_sequence_restarts_the_counter_in_every_pass(entries, numbers):
-    board, sim = connect(MODULE_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, sim = running(MODULE_URL)
     board.pg.triggers(4, 400)  # events 0..3
     drain(board, sim)
     board.pg.program(entries)
@@ -327,9 +325,7 @@ def test_a_tbm_reset_in_the_sequence_restarts_the_counter_in_every_pass(entries,
 
 
 def test_trigger_select_decides_what_reaches_the_dut():
-    board, sim = connect(MODULE_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, sim = running(MODULE_URL)
     board.trigger.select("single_dir")
     board.pg.single()
     assert [len(d.events) for d in drain(board, sim)] == [0, 0]
@@ -345,9 +341,7 @@ def test_trigger_select_decides_what_reaches_the_dut():
 
 
 def test_a_single_trigger_reads_nothing_out_of_a_bare_roc():
-    board, sim = connect(ROC_URL)
-    ready(board, sim)
-    start_daq(board, sim)
+    board, _sim = running(ROC_URL)
     board.trigger.select("single_dir")
     board.trigger.send("trigger")
     board.trigger.send("calibrate")

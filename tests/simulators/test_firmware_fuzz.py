@@ -10,7 +10,17 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from test_firmware import CLOCK_HZ, MODULE_URL, ROC_URL, connect, drain, ready, start_daq
+from test_firmware import (
+    CLOCK_HZ,
+    MODULE_URL,
+    ROC_URL,
+    connect,
+    drain,
+    pulse,
+    ready,
+    running,
+    start_daq,
+)
 
 from hal.dtb import Board
 from hal.rpc import RpcClient, signature
@@ -24,9 +34,7 @@ U32_MAX = 2**32 - 1
 def test_pg_triggers_with_a_huge_count_and_no_daq_only_moves_clock_and_counter():
     board, sim = connect(MODULE_URL)
     ready(board, sim)
-    board.roc.select(3)
-    board.roc.trim(10, 20, 7)
-    board.roc.cal(10, 20)
+    pulse(board, 3, 10, 20)
     before = sim.clock.by_kind["triggers"]
     tracemalloc.start()
     try:
@@ -43,11 +51,8 @@ def test_pg_triggers_with_a_huge_count_and_no_daq_only_moves_clock_and_counter()
 
 
 def test_pg_triggers_into_a_small_daq_stops_generating_when_it_is_full():
-    board, sim = connect(ROC_URL)
-    ready(board, sim)
-    start_daq(board, sim, words=8192)
-    board.roc.trim(10, 20, 7)
-    board.roc.cal(10, 20)
+    board, _sim = running(ROC_URL, words=8192)
+    pulse(board, 0, 10, 20)
     t0 = time.perf_counter()
     board.pg.triggers(U32_MAX, 400)
     block = board.daq.read(0, 1)

@@ -15,12 +15,11 @@ from test_firmware import (
     ROC_PG,
     ROC_URL,
     WBC,
-    connect,
     drain,
     n_words,
-    ready,
+    pulse,
+    running,
     set_signals,
-    start_daq,
 )
 
 from hal import chips
@@ -36,9 +35,7 @@ def all_pixels() -> np.ndarray:
 
 
 def roc_board(url: str = ROC_URL, words: int = 1_000_000):
-    board, sim = connect(url)
-    ready(board, sim)
-    start_daq(board, sim, words)
+    board, sim = running(url, words)
     board.loops.set_i2c_addresses(list(range(sim.model.n_rocs)))
     for roc in range(sim.model.n_rocs):
         board.loops.set_trim_values(roc, TRIMS)
@@ -184,12 +181,9 @@ def test_forced_noise_follows_the_scanned_threshold():
 def test_a_roc_seu_silences_its_hits_until_a_dac_write(tmp_path):
     spec = tmp_path / "seu.toml"
     spec.write_text("roc_seu_rate = 1.0\n")  # every trigger upsets the ROC
-    board, sim = connect(f"sim://roc?seed=5&defects={spec}")
-    ready(board, sim)
-    start_daq(board, sim)
+    board, sim = running(f"sim://roc?seed=5&defects={spec}")
     board.loops.set_trim_values(0, TRIMS)
-    board.roc.trim(10, 20, 7)
-    board.roc.cal(10, 20)
+    pulse(board, 0, 10, 20)
     board.pg.single()  # read out, then upset
     board.pg.single()  # silent
     board.roc.set_dac("vcal", 200)  # reprograms
