@@ -79,6 +79,15 @@ class Connection:
         self.url = url
         self.simulated = simulated
 
+    def described_dut(self) -> dict[str, object] | None:
+        """What the address says is connected, if it says (a ``sim://`` address names its
+        module: ROC and TBM types, number of ROCs, hub id, HDI); None for real hardware."""
+        if self.simulated is None:
+            return None
+        m = self.simulated.model
+        return {"roc_type": m.roc_type.name, "tbm_type": None if m.tbm_type is None
+                else m.tbm_type.name, "n_rocs": m.n_rocs, "hub_id": m.hub_id, "hdi": m.hdi}
+
     @property
     def sim_seed(self) -> int | None:
         """The simulated module's seed (None for real hardware)."""

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TARGET = "sim://module"
 DEFAULT_OUT = Path("runs")
+DEFAULT_TBM = "tbm08c"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LINK_ERRORS = (TransportError, RpcError)
 
@@ -91,12 +92,26 @@ class StepProgress:
         log.info(text)
 
 
-def load_module_config(path: Path | None, board_has_tbm: bool) -> ModuleConfig:
+def default_config(described: dict[str, Any] | None = None) -> ModuleConfig:
+    """A fresh configuration for what the board address describes (a ``sim://`` address names
+    its module), else for the most common DUT: a TBM08c module of 16 psi46digv21respin ROCs,
+    hub 31."""
+    if not described:
+        return ModuleConfig.default(tbm_type=DEFAULT_TBM)
+    cfg = ModuleConfig.default(roc_type=described["roc_type"], tbm_type=described["tbm_type"],
+                               n_rocs=described["n_rocs"], hdi=described["hdi"])
+    if described["tbm_type"]:
+        n_tbms = len(cfg.hub_ids)
+        cfg = cfg.replace(hub_ids=[(described["hub_id"] - k) % 32 for k in range(n_tbms)])
+    return cfg
+
+
+def load_module_config(path: Path | None, described: dict[str, Any] | None = None
+                       ) -> ModuleConfig:
     """The configuration to start from: a module TOML file, a pXar directory, a previous run's
-    results file (its ``config_out``), or - without a path - a fresh default module (a TBM08c
-    module if the board reports a TBM, else one ROC)."""
+    results file (its ``config_out``), or - without a path - :func:`default_config`."""
     if path is None:
-        return ModuleConfig.default(tbm_type="tbm08c" if board_has_tbm else None)
+        return default_config(described)
     if path.suffix in (".h5", ".hdf5"):
         try:
             run = RunFile(path)
@@ -145,7 +160,7 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
     progress = progress or StepProgress()
     board = connection.board
     try:
-        cfg = load_module_config(request.config, board.tbm.present())
+        cfg = load_module_config(request.config, connection.described_dut())
         _check_dut_kind(request.plan, cfg)
         module_id = request.module_id or cfg.module_id or "module"
         if cfg.module_id != module_id:

@@ -48,10 +48,12 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
     if target is None:
         target = DEFAULT_TARGET
         console.print(f"no --target given: running on the simulated board [bold]{target}[/]")
-    if config is None:
-        console.print("no --config given: a fresh default module (TBM08c, 16 psi46digv21respin "
-                      "ROCs; one ROC if the board has no TBM) - see `pixcal config new`")
     connection = connect(target)
+    if config is None:
+        what = ("the module the simulator address names" if connection.described_dut()
+                else "a TBM08c module of 16 psi46digv21respin ROCs, hub 31")
+        console.print(f"no --config given: a fresh default configuration for {what} "
+                      "(see `pixcal config new`)")
     request = RunRequest(parsed, target, config, module_id, out_dir, operator, site)
     from pixcal.cli.progress import RichStepProgress
 

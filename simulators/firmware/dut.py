@@ -215,9 +215,8 @@ class TbmBank:
 
     @rpc("TBM_Present$b")
     def tbm_present(self) -> tuple[bool]:
-        # NOT faithful: the firmware answers the tbm_Enable flag; the host uses this call to
-        # detect a module (see docs/simulator.md, firmware emulation)
-        return (self.n_cores > 0,)
+        """As the firmware: the ``tbm_Enable`` flag (it cannot see whether a TBM exists)."""
+        return (bool(self.addr.tbm_enabled),)
 
     def _core(self, reg: int) -> tuple[int, int] | None:
         tbm = self.addr.tbm_target()

@@ -121,7 +121,7 @@ def test_tbm_phases_inside_true_region_away_from_edge(run):
 
 def test_config_out_carries_the_new_settings(run):
     _, _, rf = run
-    out = load_module_config(rf.path, board_has_tbm=True)  # a run file -> its config_out
+    out = load_module_config(rf.path)  # a run file -> its config_out
     summary = rf.step("pretest").summary
     for dac in ("vana", "vthrcomp", "caldel"):
         assert out.dac_array(dac).tolist() == summary[dac]
