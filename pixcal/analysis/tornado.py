@@ -46,23 +46,32 @@ def caldel_window(eff: np.ndarray, caldel: np.ndarray, vthrcomp: np.ndarray, at:
     return int(caldel[ok[0]]), int(caldel[ok[-1]])
 
 
-def analyse(eff: np.ndarray, caldel: np.ndarray, vthrcomp: np.ndarray, delta: int) -> Tornado:
-    """Bottom/top of the VthrComp range and the CalDel window at ``bottom + delta``
-    (or ``top + delta`` when ``delta <= 0``)."""
+def analyse(eff: np.ndarray, caldel: np.ndarray, vthrcomp: np.ndarray, delta: int,
+            top_margin: int = 0) -> Tornado:
+    """Bottom/top of the VthrComp range and the CalDel window at the working VthrComp
+    (:func:`working_vthrcomp`)."""
     bottom, top = vthrcomp_range(eff, vthrcomp)
     if bottom is None or top is None:
         return Tornado(None, None, None, None)
-    at = bottom + delta if delta > 0 else top + delta
+    at = working_vthrcomp(Tornado(bottom, top, None, None), delta, top_margin)
     lo, hi = caldel_window(eff, caldel, vthrcomp, at)
     return Tornado(bottom, top, lo, hi)
 
 
-def working_point(t: Tornado, delta: int, frac: float, vthrcomp_max: int = 255
-                  ) -> tuple[int, int] | None:
-    """(VthrComp, CalDel) pXar's setVthrCompCalDel picks: bottom + delta (top + delta if
-    delta <= 0) and ``lo + frac * (hi - lo)``; None if the scan has no window there."""
-    if t.bottom is None or t.top is None or t.caldel_lo is None or t.caldel_hi is None:
+def working_vthrcomp(t: Tornado, delta: int, top_margin: int = 0) -> int | None:
+    """pXar's VthrComp: bottom + delta (top + delta if delta <= 0), but never closer than
+    ``top_margin`` to the top of the efficient range (where pixels start to fire on noise)."""
+    if t.bottom is None or t.top is None:
         return None
     vthr = t.bottom + delta if delta > 0 else t.top + delta
-    vthr = int(np.clip(vthr, 0, vthrcomp_max))
+    return int(np.clip(min(vthr, t.top - top_margin), max(t.bottom, 0), 255))
+
+
+def working_point(t: Tornado, delta: int, frac: float, top_margin: int = 0
+                  ) -> tuple[int, int] | None:
+    """(VthrComp, CalDel): :func:`working_vthrcomp` and ``lo + frac * (hi - lo)`` of the CalDel
+    window there (``t`` must be analysed at that VthrComp); None without a window."""
+    vthr = working_vthrcomp(t, delta, top_margin)
+    if vthr is None or t.caldel_lo is None or t.caldel_hi is None:
+        return None
     return vthr, round(t.caldel_lo + frac * (t.caldel_hi - t.caldel_lo))

@@ -64,7 +64,11 @@ class PretestParams(Params):
     vcal: int = Field(250, ge=0, le=255)
     ntrig: int = Field(5, ge=1, le=100)
     scan_step: int = Field(2, ge=1, le=16, description="CalDel and VthrComp step of the scan")
-    delta_vthrcomp: int = Field(80, ge=-255, le=255)
+    delta_vthrcomp: int = Field(80, ge=-255, le=255,
+                                description="VthrComp = bottom + delta (top + delta if <= 0)")
+    vthrcomp_top_margin: int = Field(20, ge=0, le=255,
+                                     description="keep VthrComp this far below the top of the "
+                                                 "efficient range (pixels fire on noise there)")
     frac_caldel: float = Field(0.5, ge=0, le=1)
     min_caldel_width: int = Field(30, ge=1, le=255)
 
@@ -283,8 +287,10 @@ def set_vthrcomp_caldel(ctx: StepContext, params: PretestParams, ok: np.ndarray,
     for r in range(api.dut.n_rocs):
         if not ok[r]:
             continue
-        t = tornado.analyse(eff[r], caldel, vthr, params.delta_vthrcomp)
-        point = tornado.working_point(t, params.delta_vthrcomp, params.frac_caldel)
+        t = tornado.analyse(eff[r], caldel, vthr, params.delta_vthrcomp,
+                            params.vthrcomp_top_margin)
+        point = tornado.working_point(t, params.delta_vthrcomp, params.frac_caldel,
+                                      params.vthrcomp_top_margin)
         if point is None:
             problems.append(f"ROC {r}: no CalDel window at VthrComp = bottom + "
                             f"{params.delta_vthrcomp}; DACs unchanged")

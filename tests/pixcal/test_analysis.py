@@ -64,3 +64,11 @@ def test_tornado_working_point():
     assert (t.bottom, t.top) == (40, 140)
     assert t.caldel_lo == 68 and t.caldel_hi == 124
     assert tornado.working_point(t, 80, 0.5) == (120, 96)
+
+
+def test_working_vthrcomp_keeps_away_from_the_top():
+    t = tornado.Tornado(bottom=0, top=80, caldel_lo=None, caldel_hi=None)
+    assert tornado.working_vthrcomp(t, 80) == 80  # pXar's rule alone
+    assert tornado.working_vthrcomp(t, 80, top_margin=20) == 60
+    assert tornado.working_vthrcomp(t, -50, top_margin=20) == 30
+    assert tornado.working_vthrcomp(tornado.Tornado(70, 80, None, None), 80, 20) == 70

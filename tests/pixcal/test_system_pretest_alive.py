@@ -129,3 +129,23 @@ def test_config_out_carries_the_new_settings(run):
     phases = summary["tbm_phases"]
     assert (basee >> 5, (basee >> 2) & 7) == (phases["phase160"], phases["phase400"])
     assert out.module_id == "M-TEST"
+
+
+@pytest.mark.parametrize("address", ["sim://module?tbm=tbm09c&seed=21",
+                                     "sim://module?tbm=tbm10c&seed=22&hub=20",
+                                     "sim://roc?roc=proc600&seed=23",
+                                     "sim://roc?roc=psi46dig&seed=24"])
+def test_other_tbm_and_roc_types_without_a_configuration(tmp_path, address):
+    """The runner configures what the address names; every layout finds exactly the truth."""
+    outcome, sim = run_steps(address, [{"procedure": "pretest"}, {"procedure": "alive"}],
+                             tmp_path)
+    assert outcome.status == "completed", outcome.error
+    rf = RunFile(outcome.path)
+    truth = sim.model.truth
+    alive = rf.dataset("alive", "alive")
+    np.testing.assert_array_equal(alive == 0, truth.unresponsive_pixels())
+    address_map = rf.dataset("alive", "address")
+    faults = np.zeros(alive.shape, bool)
+    for r, c, w in truth.address_faults:
+        faults[r, c, w] = True
+    np.testing.assert_array_equal(address_map == -1, faults & ~truth.unresponsive_pixels())
