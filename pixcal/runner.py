@@ -341,22 +341,28 @@ def _backstop(api: Measurement, connection: Any, writer: RunWriter, cfg: ModuleC
 
 
 @contextlib.contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the run like Ctrl-C does (backstop included)."""
-    def raise_interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
+def _handling(signals: tuple[int, ...], handler: Any) -> Iterator[None]:
+    """Install ``handler`` for ``signals`` inside the block (only possible in the main thread;
+    elsewhere the caller's handling stays)."""
     old: dict[int, Any] = {}
     try:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            old[sig] = signal.signal(sig, raise_interrupt)
-    except ValueError:  # not in the main thread: the caller handles signals
+        for sig in signals:
+            old[sig] = signal.signal(sig, handler)
+    except ValueError:  # not in the main thread
         pass
     try:
         yield
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def _signals_as_interrupt() -> contextlib.AbstractContextManager[None]:
+    """SIGTERM and SIGHUP end the run like Ctrl-C does (backstop included)."""
+    def raise_interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return _handling((signal.SIGTERM, signal.SIGHUP), raise_interrupt)
 
 
 @contextlib.contextmanager
@@ -364,21 +370,7 @@ def _signals_held() -> Iterator[None]:
     """Hold SIGINT/SIGTERM/SIGHUP while the backstop runs; a signal that came in the meantime
     is logged once the module is safe and the file closed (the run ends anyway)."""
     pending: list[int] = []
-
-    def remember(signum: int, frame: Any) -> None:
-        pending.append(signum)
-
-    old: dict[int, Any] = {}
-    try:
-        for sig in STOP_SIGNALS:
-            old[sig] = signal.signal(sig, remember)
-    except ValueError:  # not in the main thread: nothing to hold
-        pass
-    try:
+    with _handling(STOP_SIGNALS, lambda signum, frame: pending.append(signum)):
         yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
     if pending:
         log.warning("signal received while shutting down safely; the run was closed first")
-
