@@ -49,7 +49,17 @@ def cli(verbose: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the CLI, turning user errors into one-line messages."""
+    """Console-script entry point: run the CLI, turning user errors into one-line messages.
+
+    Ctrl-C anywhere - even while an error is being reported - ends with exit code 130.
+    """
+    try:
+        _main(argv)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="pixcal", standalone_mode=False)
     except click.exceptions.Abort:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
 
     with RichStepProgress(console) as progress:
         outcome = run_plan(request, connection, progress)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is closed: report it whatever comes
     for problem in outcome.problems:
         console.print(f"[yellow]problem[/] {problem}")
     style = {"completed": "green"}.get(outcome.status, "red")
