@@ -22,7 +22,7 @@ from hal import chips, program
 from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
 from hal.daqrun import MIN_DAQ_WORDS, DaqRun
 from hal.decoder import Decoded, DecoderStats
-from hal.dtb import DAQ_MAX_WORDS, Board, DaqStatus, LoopFlag
+from hal.dtb import DAQ_MAX_WORDS, Board, DaqStatus, LoopFlag, pg_cycle_clk, pg_entries
 from hal.dut import NIOS_MASKED, Dut
 from hal.errors import DataError, RegisterRangeError
 from hal.scan import ScanAccumulator, ScanData, threshold
@@ -196,7 +196,7 @@ class Measurement:
     # ------------------------------------------------------------------ machinery
     def _trigger_period_clk(self) -> int:
         """Clocks one trigger takes: the PG cycle plus the read-out allowance of the firmware."""
-        cycle = sum(d + 1 for _, d in self.dut.pattern()) + 1
+        cycle = pg_cycle_clk(pg_entries(self.dut.pattern()))
         return cycle + READOUT_ALLOWANCE_CLK[self.dut.deser]
 
     def _buffer_words(self, events: int) -> int:

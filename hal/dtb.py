@@ -299,6 +299,11 @@ def pg_entries(entries: Sequence[tuple[str | int | Iterable[str], int]]) -> list
     return words
 
 
+def pg_cycle_clk(words: Sequence[int]) -> int:
+    """Clocks one pass of a PG sequence takes: sum of (delay + 1) + 1."""
+    return sum((w & 0xFF) + 1 for w in words) + 1
+
+
 class PatternGenerator(_Part):
     """``board.pg``."""
 
@@ -310,7 +315,7 @@ class PatternGenerator(_Part):
         sum(delay + 1) + 1.
         """
         words = pg_entries(entries)
-        cycle = sum((w & 0xFF) + 1 for w in words) + 1
+        cycle = pg_cycle_clk(words)
         self.rpc.call("Pg_SetCmdAll$v1S", np.asarray(words, np.uint16))
         self.rpc.call("Pg_SetSum$vS", cycle)
         return cycle

@@ -25,6 +25,14 @@ dead_double_columns = [[9, 3]]
 """
 
 
+def pixel_mask(pixels: list[list[int]], shape: tuple[int, ...]) -> np.ndarray:
+    """bool [roc, col, row], True at the listed [roc, col, row] pixels."""
+    out = np.zeros(shape, bool)
+    for r, c, w in pixels:
+        out[r, c, w] = True
+    return out
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("system")
@@ -66,9 +74,7 @@ def test_mask_defects_exact(run):
     _, sim, rf = run
     truth = sim.model.truth
     mask = rf.dataset("alive", "mask")
-    unmaskable = np.zeros((16, 52, 80), bool)
-    for r, c, w in truth.unmaskable_pixels:
-        unmaskable[r, c, w] = True
+    unmaskable = pixel_mask(truth.unmaskable_pixels, mask.shape)
     dead = truth.unresponsive_pixels()
     np.testing.assert_array_equal(mask == -1, unmaskable & ~dead)
     np.testing.assert_array_equal(mask == 0, dead)
@@ -79,9 +85,7 @@ def test_address_defects_exact(run):
     _, sim, rf = run
     truth = sim.model.truth
     address = rf.dataset("alive", "address")
-    faults = np.zeros((16, 52, 80), bool)
-    for r, c, w in truth.address_faults:
-        faults[r, c, w] = True
+    faults = pixel_mask(truth.address_faults, address.shape)
     np.testing.assert_array_equal(address == -1, faults & ~truth.unresponsive_pixels())
     assert faults.sum() >= 20
     summary = rf.step("alive").summary
@@ -145,7 +149,5 @@ def test_other_tbm_and_roc_types_without_a_configuration(tmp_path, address):
     alive = rf.dataset("alive", "alive")
     np.testing.assert_array_equal(alive == 0, truth.unresponsive_pixels())
     address_map = rf.dataset("alive", "address")
-    faults = np.zeros(alive.shape, bool)
-    for r, c, w in truth.address_faults:
-        faults[r, c, w] = True
+    faults = pixel_mask(truth.address_faults, alive.shape)
     np.testing.assert_array_equal(address_map == -1, faults & ~truth.unresponsive_pixels())
