@@ -25,7 +25,14 @@ from hal.decoder import Decoded, DecoderStats
 from hal.dtb import DAQ_MAX_WORDS, Board, DaqStatus, LoopFlag, pg_cycle_clk, pg_entries
 from hal.dut import NIOS_MASKED, Dut
 from hal.errors import DataError, RegisterRangeError
-from hal.scan import ScanAccumulator, ScanData, threshold
+from hal.scan import (
+    ScanAccumulator,
+    ScanData,
+    concat_outer,
+    n_points,
+    plan_chunks,
+    threshold,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,24 @@ READOUT_ALLOWANCE_CLK = {160: 15, 400: 100}
 #: loop flags only the host interprets; the firmware is not told about them
 HOST_FLAGS = LoopFlag.CHECK_ORDER | LoopFlag.RISING_EDGE | LoopFlag.FORCE_MASKED | LoopFlag.NOSORT
 
+#: triggers one chunk of a long scan holds at most (about 10 s of hardware time on a module);
+#: a chunk whose data go bad is measured again on its own
+CHUNK_TRIGGERS = 2_000_000
+
 ProgressHook = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What one measurement asks for (checked), shared by its chunks."""
+
+    ntrig: int
+    flags: int
+    pixels: np.ndarray
+    rocs: list[int]
+    names: tuple[str, ...]
+    masked: bool
+    all_pixels: bool
 
 
 @dataclass
@@ -70,15 +94,21 @@ class Measurement:
         (done = 0) and whenever its loop pauses or ends.
     daq_words : DAQ memory to use (words, split over the channels); loops pause and resume
         whenever a channel passes 85 % of its share.
+    chunk_triggers : a scan is measured in chunks of consecutive outer-DAC values holding at
+        most this many triggers (at least one value each); ``retries`` apply per chunk, so a
+        chunk whose data go bad (a ROC hit by an SEU, a DAQ overflow) is measured again on its
+        own after reprogramming. The retries are counted in ``ScanData.retries``.
     """
 
     def __init__(self, board: Board, dut: Dut, retries: int = 3,
-                 progress: ProgressHook | None = None, daq_words: int = DAQ_MAX_WORDS):
+                 progress: ProgressHook | None = None, daq_words: int = DAQ_MAX_WORDS,
+                 chunk_triggers: int = CHUNK_TRIGGERS):
         self.board = board
         self.dut = dut
         self.retries = retries
         self.progress = progress
         self.daq_words = daq_words
+        self.chunk_triggers = chunk_triggers
 
     # ------------------------------------------------------------------ setup and programming
     def setup(self) -> None:
@@ -223,29 +253,47 @@ class Measurement:
         roc_list = self._rocs(rocs)
         pix = ALL_PIXELS if pixels is None else np.asarray(pixels, np.int64).reshape(-1, 2)
         _check_request(ntrig, pix, roc_list, self.dut.n_rocs, scans)
-        names = tuple(chips.roc_dacs().lookup(s[0]).name for s in scans)
         values = tuple(np.arange(lo, hi + 1, st, dtype=np.int64) for _, lo, hi, st in scans)
-        masked = masked or bool(flags & LoopFlag.FORCE_MASKED)
-        all_pixels = pixels is None or np.array_equal(pix, ALL_PIXELS)
-        buffer = self._buffer_words(len(pix) * int(np.prod([len(v) for v in values])) * ntrig)
+        request = _Request(
+            ntrig=ntrig, flags=flags, pixels=pix, rocs=roc_list,
+            names=tuple(chips.roc_dacs().lookup(s[0]).name for s in scans),
+            masked=masked or bool(flags & LoopFlag.FORCE_MASKED),
+            all_pixels=pixels is None or np.array_equal(pix, ALL_PIXELS))
+        total = len(pix) * n_points(values)
+        parts: list[ScanData] = []
+        done = 0
+        for chunk in plan_chunks(values, len(pix) * ntrig, self.chunk_triggers):
+            parts.append(self._measure_chunk(request, scans, chunk, done, total))
+            done += len(pix) * n_points(chunk)
+        return concat_outer(parts)
+
+    def _measure_chunk(self, req: _Request, scans: tuple, values: tuple[np.ndarray, ...],
+                       done: int, total: int) -> ScanData:
+        """One chunk (a run of outer DAC values), repeated after reprogramming until clean."""
+        scans = tuple((name, int(v[0]), int(v[-1]), st)
+                      for (name, _, _, st), v in zip(scans, values, strict=True))
+        buffer = self._buffer_words(len(req.pixels) * n_points(values) * req.ntrig)
         problems: list[str] = []
         for attempt in range(1 + self.retries):
             if attempt:
-                self.reprogram(roc_list)  # e.g. a ROC that stopped answering after an SEU
-            acc = ScanAccumulator(self.dut.n_rocs, roc_list, pix, names, values, ntrig)
-            run = self._attempt(acc, roc_list, all_pixels, scans, ntrig, flags, masked, buffer)
-            problem = _problem(run, acc, flags)
+                self.reprogram(req.rocs)  # e.g. a ROC that stopped answering after an SEU
+            acc = ScanAccumulator(self.dut.n_rocs, req.rocs, req.pixels, req.names, values,
+                                  req.ntrig)
+            run = self._attempt(acc, req, scans, buffer, done, total)
+            problem = _problem(run, acc, req.flags)
             if problem is None:
-                return acc.result(run.stats)
-            problems.append(problem)
+                return acc.result(run.stats, retries=attempt, problems=problems)
+            where = _chunk_name(req.names, values)
+            problems.append(f"{where}: {problem}")
             if run.status & DaqStatus.RAM_OVERFLOW:
                 buffer = min(2 * buffer, self.daq_words)
-            log.warning("measurement attempt %d: %s", attempt + 1, problem)
+            log.warning("measurement %s, attempt %d: %s", where, attempt + 1, problem)
         raise DataError(f"no clean data after {1 + self.retries} attempts: {problems[-1]}")
 
-    def _attempt(self, acc: ScanAccumulator, rocs: list[int], all_pixels: bool, scans: tuple,
-                 ntrig: int, flags: int, masked: bool, buffer: int) -> DaqRun:
-        board = self.board
+    def _attempt(self, acc: ScanAccumulator, req: _Request, scans: tuple, buffer: int,
+                 done: int, total: int) -> DaqRun:
+        board, rocs, ntrig = self.board, req.rocs, req.ntrig
+        flags, masked, all_pixels = req.flags, req.masked, req.all_pixels
         program.address_rocs(board, self.dut)
         board.loops.interrupt_reset()
         board.loops.set_i2c_addresses([self.dut.i2c[r] for r in rocs])
@@ -258,11 +306,11 @@ class Measurement:
         i2c = [self.dut.i2c[r] for r in rocs]
         run = DaqRun(board, self.dut, acc, buffer)
         if self.progress is not None:
-            self.progress(0, acc.n_points)
+            self.progress(done, total)
         try:
             targets = [None] if all_pixels else [tuple(int(x) for x in p) for p in acc.pixels]
             for pixel in targets:
-                self._loop(run, acc, i2c, ntrig, fw_flags, scan_args, pixel)
+                self._loop(run, acc, i2c, ntrig, fw_flags, scan_args, pixel, done, total)
             run.finish()
         except BaseException:
             _quietly(run.close)
@@ -272,15 +320,15 @@ class Measurement:
         return run
 
     def _loop(self, run: DaqRun, acc: ScanAccumulator, i2c: list[int], ntrig: int, flags: int,
-              scan_args: dict, pixel: tuple[int, int] | None) -> None:
+              scan_args: dict, pixel: tuple[int, int] | None, done: int, total: int) -> None:
         loops = self.board.loops
         call = {0: loops.calibrate, 1: loops.dac_scan, 2: loops.dac_dac_scan}[len(acc.dacs)]
         for _ in range(MAX_LOOP_CALLS):
-            done = call(i2c, ntrig, flags, pixel=pixel, **scan_args)
+            finished = call(i2c, ntrig, flags, pixel=pixel, **scan_args)
             run.drain()
             if self.progress is not None:
-                self.progress(int(run.n_events.min()) // ntrig, acc.n_points)
-            if done:
+                self.progress(done + int(run.n_events.min()) // ntrig, total)
+            if finished:
                 return
         raise DataError(f"loop did not finish after {MAX_LOOP_CALLS} calls")
 
@@ -321,6 +369,13 @@ def _check_request(ntrig: int, pixels: np.ndarray, rocs: list[int], n_rocs: int,
         if lo > hi or not 1 <= step <= 255:
             raise RegisterRangeError(f"{reg.name} scan {lo}..{hi} step {step}: need low <= high"
                                      " and step 1..255")
+
+
+def _chunk_name(names: tuple[str, ...], values: tuple[np.ndarray, ...]) -> str:
+    """How a log line names a chunk: ``Vcal 20..59`` (or ``map`` without a scan)."""
+    if not names:
+        return "map"
+    return f"{names[0]} {int(values[0][0])}..{int(values[0][-1])}"
 
 
 def _discard(pos: int, first: int, decoded: Decoded) -> None:

@@ -32,6 +32,8 @@ class ScanData:
     hits, misaddressed : int32 [n_rocs, n_pix, *n_values]
     ph_sum, ph_sq : float64 [n_rocs, n_pix, *n_values] sums of PH and PH^2 over all responses
     stats : decoder counters of the whole measurement
+    retries : chunks that had to be measured again (their bad data were discarded)
+    retry_problems : why, one line per repeated chunk attempt
     """
 
     pixels: np.ndarray
@@ -43,6 +45,8 @@ class ScanData:
     ph_sum: np.ndarray
     ph_sq: np.ndarray
     stats: DecoderStats = field(default_factory=DecoderStats)
+    retries: int = 0
+    retry_problems: tuple[str, ...] = ()
 
     @property
     def responses(self) -> np.ndarray:
@@ -121,13 +125,68 @@ class ScanAccumulator:
         np.add.at(self.ph_sum, (roc, point), ph)
         np.add.at(self.ph_sq, (roc, point), ph * ph)
 
-    def result(self, stats: DecoderStats) -> ScanData:
+    def result(self, stats: DecoderStats, retries: int = 0,
+               problems: list[str] | tuple[str, ...] = ()) -> ScanData:
         shape = (self.hits.shape[0], len(self.pixels), *self.shape_pts)
         return ScanData(
             self.pixels, self.dacs, self.values, self.ntrig,
             self.hits.reshape(shape), self.misaddressed.reshape(shape),
             self.ph_sum.reshape(shape), self.ph_sq.reshape(shape), stats,
+            retries, tuple(problems),
         )
+
+
+def n_points(values: tuple[np.ndarray, ...]) -> int:
+    """DAC points per pixel of a scan over ``values`` (1 without a scan)."""
+    return int(np.prod([len(v) for v in values])) if values else 1
+
+
+def plan_chunks(values: tuple[np.ndarray, ...], triggers_per_point: int,
+                chunk_triggers: int) -> list[tuple[np.ndarray, ...]]:
+    """Split a scan into chunks of consecutive outer-DAC values.
+
+    Parameters
+    ----------
+    values : the scanned values per DAC (outer first); empty for a plain map.
+    triggers_per_point : triggers one point costs (pixels x ntrig).
+    chunk_triggers : the most triggers a chunk should hold; a chunk has at least one outer value.
+
+    Returns the chunks' ``values`` tuples (inner DACs unchanged), in order; one chunk for a map.
+    """
+    if not values:
+        return [()]
+    per_outer = triggers_per_point * n_points(values[1:])
+    size = max(1, chunk_triggers // max(per_outer, 1))
+    outer = values[0]
+    return [(outer[i:i + size], *values[1:]) for i in range(0, len(outer), size)]
+
+
+def concat_outer(parts: list[ScanData]) -> ScanData:
+    """Join chunk results along the outer DAC axis (a single part is returned as it is)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    stats = first.stats
+    for p in parts[1:]:
+        stats = stats + p.stats
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts], axis=2)
+
+    outer = np.concatenate([p.values[0] for p in parts])
+    return ScanData(
+        first.pixels, first.dacs, (outer, *first.values[1:]), first.ntrig,
+        cat("hits"), cat("misaddressed"), cat("ph_sum"), cat("ph_sq"), stats,
+        sum(p.retries for p in parts), tuple(x for p in parts for x in p.retry_problems),
+    )
+
+
+def decoder_summary(*scans: ScanData) -> dict[str, int]:
+    """The decoder counters of several measurements summed, plus ``chunk_retries``."""
+    stats = DecoderStats()
+    for s in scans:
+        stats = stats + s.stats
+    return {**stats.as_dict(), "chunk_retries": sum(s.retries for s in scans)}
 
 
 def threshold(hits: np.ndarray, values: np.ndarray, ntrig: int, level: float = 0.5,
