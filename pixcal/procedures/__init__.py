@@ -13,6 +13,7 @@ from typing import Any
 REGISTRY: dict[str, str] = {
     "pretest": "pixcal.procedures.pretest:Pretest",
     "alive": "pixcal.procedures.alive:Alive",
+    "scurves": "pixcal.procedures.scurves:Scurves",
 }
 
 

@@ -1,0 +1,86 @@
+"""Measurement helpers the calibration procedures share (S-curves, trimming, trim bits).
+
+Everything here runs through :class:`hal.api.Measurement`; the analysis is in
+:mod:`pixcal.analysis.scurve`. Vcal is always used in the low range here: the helpers clear the
+CtrlReg high-range bit for the duration of a measurement and restore the configured value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hal.scan import ScanData, decoder_summary
+from pixcal.analysis import scurve as sc
+
+VCAL_HIGH_RANGE_BIT = 0x04
+#: electrons per low-range Vcal unit by ROC type (a setting: calibrate with X-ray lines for a
+#: real module; the high range is about 7 times larger)
+ELECTRONS_PER_VCAL = {"psi46digv21": 50.0, "psi46digv21respin": 50.0, "proc600": 50.0,
+                      "proc600v4": 50.0}
+
+
+@dataclass
+class Ledger:
+    """What a procedure measured: the scans (for the decoder summary) and the triggers each
+    pixel received (the cost figure a trimming algorithm is judged on)."""
+
+    scans: list[ScanData] = field(default_factory=list)
+    triggers_per_pixel: int = 0
+
+    def add(self, data: ScanData, all_pixels: bool = True) -> ScanData:
+        self.scans.append(data)
+        if all_pixels:
+            n_points = int(np.prod([len(v) for v in data.values])) if data.values else 1
+            self.triggers_per_pixel += n_points * data.ntrig
+        return data
+
+    def decoder(self) -> dict[str, int]:
+        return decoder_summary(*self.scans)
+
+
+@contextlib.contextmanager
+def low_range(api) -> Iterator[None]:
+    """Vcal in the low range on every ROC for the duration of a ``with`` block."""
+    old = [api.dac("ctrlreg", r) for r in range(api.dut.n_rocs)]
+    api.set_dac("ctrlreg", [v & ~VCAL_HIGH_RANGE_BIT for v in old])
+    try:
+        yield
+    finally:
+        api.set_dac("ctrlreg", old)
+
+
+def efficiency(api, ledger: Ledger, vcal: int, ntrig: int) -> np.ndarray:
+    """Efficiency ``[roc, col, row]`` of every pixel at ``vcal`` (low range)."""
+    with api.temporary_dac("vcal", vcal):
+        data = ledger.add(api.efficiency_map(ntrig))
+    return data.as_map(data.responses) / ntrig
+
+
+def scurves(api, ledger: Ledger, low: int, high: int, ntrig: int, step: int = 1
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Hit counts ``[roc, col, row, n_vcal]`` of a Vcal scan ``low..high`` and the Vcal values
+    (low range; every response of the pulsed pixel counts, as in an efficiency map)."""
+    data = ledger.add(api.dac_scan("vcal", low, high, ntrig, step=step))
+    return data.as_map(data.responses), data.values[0].astype(float)
+
+
+def fit_range(api, ledger: Ledger, low: int, high: int, ntrig: int, step: int = 1
+              ) -> tuple[sc.SCurveFit, np.ndarray, np.ndarray]:
+    """S-curves over ``low..high`` and their fit; returns (fit, counts, vcal)."""
+    counts, vcal = scurves(api, ledger, low, high, ntrig, step)
+    return sc.fit_erf(counts, vcal, ntrig), counts, vcal
+
+
+def coarse_thresholds(api, ledger: Ledger, low: int, high: int, step: int, ntrig: int
+                      ) -> np.ndarray:
+    """Fit-free threshold estimate ``[roc, col, row]`` from a coarse Vcal scan (NaN: none)."""
+    counts, vcal = scurves(api, ledger, low, high, ntrig, step)
+    return sc.moments(counts, vcal, ntrig)[0]
+
+
+def electrons_per_vcal(roc_type: str) -> float:
+    return ELECTRONS_PER_VCAL.get(roc_type, 50.0)
