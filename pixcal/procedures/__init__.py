@@ -14,6 +14,7 @@ REGISTRY: dict[str, str] = {
     "pretest": "pixcal.procedures.pretest:Pretest",
     "alive": "pixcal.procedures.alive:Alive",
     "scurves": "pixcal.procedures.scurves:Scurves",
+    "trim": "pixcal.procedures.trim:Trim",
 }
 
 
