@@ -15,6 +15,7 @@ REGISTRY: dict[str, str] = {
     "alive": "pixcal.procedures.alive:Alive",
     "scurves": "pixcal.procedures.scurves:Scurves",
     "trim": "pixcal.procedures.trim:Trim",
+    "trimbits": "pixcal.procedures.trimbits:TrimBits",
 }
 
 
