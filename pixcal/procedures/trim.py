@@ -18,7 +18,8 @@
    bracket the target): the one not yet measured gets ``final_ntrig`` injections, and ``t + 1``
    wins when ``eff(t) + eff(t + 1) >= 1`` (it is then the closer one);
 6. verification: S-curves over ``target +- verify_margin`` give the final thresholds; pixels
-   the trim range cannot bring within ``tolerance_vcal`` are reported as untrimmable.
+   the trim range cannot bring within ``tolerance_vcal`` are reported as untrimmable
+   (with ``method = "pxar"``: pXar's own final S-curves, target +- 20 with ``pxar_ntrig``).
 
 ``method = "pxar"`` runs pXar's algorithm for comparison (:mod:`pixcal.procedures.trim_pxar`).
 New VthrComp, Vtrim and trims go into the configuration (``config_out``).
@@ -78,14 +79,14 @@ class Trim:
                 from pixcal.procedures.trim_pxar import pxar_trim
 
                 extra, live = pxar_trim(ctx, params, ledger)
+                margin, ntrig = 20, params.pxar_ntrig  # pXar's own final S-curves
             else:
                 extra, live = binary_trim(ctx, params, ledger)
-            lo, hi = params.target_vcal - params.verify_margin, \
-                params.target_vcal + params.verify_margin
-            fit, counts, vcal = calib.fit_range(api, ledger, max(lo, 0), min(hi, 255),
-                                                params.verify_ntrig)
+                margin, ntrig = params.verify_margin, params.verify_ntrig
+            lo, hi = params.target_vcal - margin, params.target_vcal + margin
+            fit, counts, vcal = calib.fit_range(api, ledger, max(lo, 0), min(hi, 255), ntrig)
         ctx.progress.advance(1)
-        return trim_result(api, params, fit, counts, vcal, live, ledger, extra)
+        return trim_result(api, params, fit, counts, vcal, ntrig, live, ledger, extra)
 
 
 def _map(api, ledger: calib.Ledger, vcal: int, ntrig: int) -> np.ndarray:
@@ -173,12 +174,12 @@ def _search(api, ledger, p: TrimParams, start: np.ndarray, step: int, frozen: np
 
 
 def trim_result(api, p: TrimParams, fit: sc.SCurveFit, counts: np.ndarray, vcal: np.ndarray,
-                live: np.ndarray, ledger: calib.Ledger, extra: dict[str, Dataset]
+                ntrig: int, live: np.ndarray, ledger: calib.Ledger, extra: dict[str, Dataset]
                 ) -> StepResult:
     """Datasets and summary of a trimming (both methods)."""
     dut = api.dut
     trims = dut.trims.astype(np.uint8)
-    result = scurve_result(fit, counts, vcal, p.verify_ntrig, dut.roc_type, ledger)
+    result = scurve_result(fit, counts, vcal, ntrig, dut.roc_type, ledger)
     bad = ana.untrimmable(trims, fit.threshold, p.target_vcal, p.tolerance_vcal, live)
     per_roc = result.summary.pop("per_roc")
     for r, row in enumerate(per_roc):
