@@ -27,8 +27,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
-from scipy.special import ndtr
+from numba import njit, prange
 
 OK, NO_TURN_ON, NO_PLATEAU, FIT_FAILED = 0, 1, 2, 3
 STATUS_NAMES = {OK: "ok", NO_TURN_ON: "no turn-on", NO_PLATEAU: "no plateau",
@@ -90,97 +89,113 @@ def fit_erf(hits: np.ndarray, x: np.ndarray, ntrig: int, iterations: int = 12,
     iterations : Fisher-scoring steps at most.
     tolerance : convergence, in units of ``x``, on both parameters.
     """
-    x = np.asarray(x, float)
-    counts = np.asarray(hits, float)
+    x = np.ascontiguousarray(x, dtype=float)
+    counts = np.asarray(hits)
     shape = counts.shape[:-1]
-    k = counts.reshape(-1, len(x))
-    eff = k / ntrig
-    step = float(np.mean(np.diff(x)))
-    span = float(x[-1] - x[0])
-
-    status = np.full(len(k), OK, np.int8)
-    status[eff.max(axis=1) < 0.5] = NO_TURN_ON
-    top = eff[:, -min(3, len(x)):].mean(axis=1)
-    status[(status == OK) & ((eff[:, 0] >= 0.5) | (top < PLATEAU_LEVEL))] = NO_PLATEAU
-
-    mu0, sigma0 = moments(k, x, ntrig)
-    fit = status == OK
-    kk = np.ascontiguousarray(k[fit])
-    mu = mu0[fit].copy()
-    sigma = np.clip(sigma0[fit], 0.1 * step, span / 2)
-    converged = _fisher_scoring(kk, x, float(ntrig), mu, sigma, iterations, tolerance, step)
-    bad = (~converged | ~np.isfinite(mu) | (sigma < 0.05 * step) | (sigma > span / 2)
-           | (mu < x[0]) | (mu > x[-1]))
-    idx = np.flatnonzero(fit)
-    status[idx[bad]] = FIT_FAILED
-
-    out_mu = np.full(len(k), np.nan)
-    out_sigma = np.full(len(k), np.nan)
-    chi2 = np.full(len(k), np.nan)
-    ok = ~bad
-    out_mu[idx[ok]], out_sigma[idx[ok]] = mu[ok], sigma[ok]
-    chi2[idx[ok]] = _chi2_ndf(kk[ok], x, ntrig, mu[ok], sigma[ok])
-    return SCurveFit(out_mu.reshape(shape), out_sigma.reshape(shape),
-                     status.reshape(shape), chi2.reshape(shape))
+    k = np.ascontiguousarray(counts.reshape(-1, len(x)), dtype=np.int32)
+    mu, sigma, status, chi2 = _fit_all(k, x, float(ntrig), iterations, tolerance)
+    return SCurveFit(mu.reshape(shape), sigma.reshape(shape), status.reshape(shape),
+                     chi2.reshape(shape))
 
 
-def _probabilities(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray):
-    z = (x[None, :] - mu[:, None]) / sigma[:, None]
-    p = np.clip(ndtr(z), 1e-9, 1 - 1e-9)
-    return z, p
+@njit(cache=True, parallel=True)
+def _fit_all(k, x, ntrig, iterations, tolerance):  # pragma: no cover
+    """Per pixel: status checks, moments as start values, Fisher scoring, chi^2/ndf."""
+    n_pix, n_pts = k.shape
+    step = (x[-1] - x[0]) / max(n_pts - 1, 1)
+    span = x[-1] - x[0]
+    mu = np.full(n_pix, np.nan)
+    sigma = np.full(n_pix, np.nan)
+    chi2 = np.full(n_pix, np.nan)
+    status = np.zeros(n_pix, np.int8)
+    n_top = min(3, n_pts)
+    for i in prange(n_pix):
+        peak = 0.0
+        top = 0.0
+        for j in range(n_pts):
+            peak = max(peak, k[i, j] / ntrig)
+        for j in range(n_pts - n_top, n_pts):
+            top += k[i, j] / ntrig / n_top
+        if peak < 0.5:
+            status[i] = NO_TURN_ON
+            continue
+        if k[i, 0] / ntrig >= 0.5 or top < PLATEAU_LEVEL:
+            status[i] = NO_PLATEAU
+            continue
+        # start values: moments of the efficiency's rise
+        total = 0.0
+        m1 = 0.0
+        m2 = 0.0
+        for j in range(n_pts - 1):
+            rise = (min(k[i, j + 1], ntrig) - min(k[i, j], ntrig)) / ntrig
+            mid = 0.5 * (x[j] + x[j + 1])
+            total += rise
+            m1 += rise * mid
+            m2 += rise * mid * mid
+        m = m1 / total
+        s = math.sqrt(max(m2 / total - m * m - step * step / 12.0, (0.25 * step) ** 2))
+        s = min(max(s, 0.1 * step), span / 2)
+        m, s, ok = _scoring(k[i], x, ntrig, m, s, iterations, tolerance, step)
+        if (not ok or not math.isfinite(m) or s < 0.05 * step or s > span / 2
+                or m < x[0] or m > x[-1]):
+            status[i] = FIT_FAILED
+            continue
+        mu[i] = m
+        sigma[i] = s
+        chi2[i] = _chi2(k[i], x, ntrig, m, s)
+    return mu, sigma, status, chi2
 
 
 @njit(cache=True)
-def _fisher_scoring(k, x, ntrig, mu, sigma, iterations, tolerance, step):  # pragma: no cover
-    """Fisher scoring of ``(mu, sigma)`` per pixel, in place; returns the converged flags.
+def _scoring(k, x, ntrig, m, s, iterations, tolerance, step):  # pragma: no cover
+    """Fisher scoring of ``(mu, sigma)`` for one pixel; returns (mu, sigma, converged).
 
     For binomial counts ``k`` of ``ntrig`` trials with ``p = Phi((x - mu) / sigma)``: score
     ``U = sum (k - n p) / (p (1 - p)) dp/dtheta`` and information ``I = sum n / (p (1 - p))
     dp/dtheta dp/dtheta^T``; each step solves ``I d = U`` (steps limited to 2 x-steps in mu
     and to [-50 %, +100 %] in sigma)."""
-    n_pix, n_pts = k.shape
-    converged = np.zeros(n_pix, np.bool_)
-    for i in range(n_pix):
-        m, s = mu[i], sigma[i]
-        for _ in range(iterations):
-            u_m = u_s = i_mm = i_ms = i_ss = 0.0
-            for j in range(n_pts):
-                z = (x[j] - m) / s
-                p = 0.5 * math.erfc(-z / _SQRT2)
-                p = min(max(p, 1e-9), 1.0 - 1e-9)
-                q = p * (1.0 - p)
-                g_m = -math.exp(-0.5 * z * z) / (_SQRT_2PI * s)
-                g_s = g_m * z
-                r = (k[i, j] - ntrig * p) / q
-                w = ntrig / q
-                u_m += r * g_m
-                u_s += r * g_s
-                i_mm += w * g_m * g_m
-                i_ms += w * g_m * g_s
-                i_ss += w * g_s * g_s
-            det = i_mm * i_ss - i_ms * i_ms
-            if not det > 0.0:
-                break
-            d_m = (i_ss * u_m - i_ms * u_s) / det
-            d_s = (i_mm * u_s - i_ms * u_m) / det
-            d_m = min(max(d_m, -2.0 * step), 2.0 * step)
-            d_s = min(max(d_s, -0.5 * s), s)
-            m += d_m
-            s += d_s
-            if abs(d_m) < tolerance and abs(d_s) < tolerance:
-                converged[i] = True
-                break
-        mu[i], sigma[i] = m, s
-    return converged
+    for _ in range(iterations):
+        u_m = 0.0
+        u_s = 0.0
+        i_mm = 0.0
+        i_ms = 0.0
+        i_ss = 0.0
+        for j in range(len(x)):
+            z = (x[j] - m) / s
+            p = min(max(0.5 * math.erfc(-z / _SQRT2), 1e-9), 1.0 - 1e-9)
+            q = p * (1.0 - p)
+            g_m = -math.exp(-0.5 * z * z) / (_SQRT_2PI * s)
+            g_s = g_m * z
+            r = (k[j] - ntrig * p) / q
+            w = ntrig / q
+            u_m += r * g_m
+            u_s += r * g_s
+            i_mm += w * g_m * g_m
+            i_ms += w * g_m * g_s
+            i_ss += w * g_s * g_s
+        det = i_mm * i_ss - i_ms * i_ms
+        if not det > 0.0:
+            return m, s, False
+        d_m = min(max((i_ss * u_m - i_ms * u_s) / det, -2.0 * step), 2.0 * step)
+        d_s = min(max((i_mm * u_s - i_ms * u_m) / det, -0.5 * s), s)
+        m += d_m
+        s += d_s
+        if abs(d_m) < tolerance and abs(d_s) < tolerance:
+            return m, s, True
+    return m, s, False
 
 
-def _chi2_ndf(k, x, ntrig, mu, sigma):
+@njit(cache=True)
+def _chi2(k, x, ntrig, m, s):  # pragma: no cover
     """Pearson chi^2 / ndf over the points of the turn-on (0.5 % < expectation < 99.5 %)."""
-    _, p = _probabilities(x, mu, sigma)
-    inside = (p > 0.005) & (p < 0.995)
-    terms = np.where(inside, (k - ntrig * p) ** 2 / (ntrig * p * (1 - p)), 0.0)
-    ndf = np.maximum(inside.sum(1) - 2, 1)
-    return terms.sum(1) / ndf
+    total = 0.0
+    n = 0
+    for j in range(len(x)):
+        p = 0.5 * math.erfc(-(x[j] - m) / s / _SQRT2)
+        if 0.005 < p < 0.995:
+            total += (k[j] - ntrig * p) ** 2 / (ntrig * p * (1.0 - p))
+            n += 1
+    return total / max(n - 2, 1)
 
 
 def per_roc_summary(threshold: np.ndarray, noise: np.ndarray, status: np.ndarray,
