@@ -47,9 +47,10 @@ READOUT_ALLOWANCE_CLK = {160: 15, 400: 100}
 #: loop flags only the host interprets; the firmware is not told about them
 HOST_FLAGS = LoopFlag.CHECK_ORDER | LoopFlag.RISING_EDGE | LoopFlag.FORCE_MASKED | LoopFlag.NOSORT
 
-#: triggers one chunk of a long scan holds at most (about 10 s of hardware time on a module);
+#: triggers one chunk of a long scan holds at most (5-20 s of hardware time on a module; each
+#: chunk visits every pixel again, about 1 s of overhead on a module);
 #: a chunk whose data go bad is measured again on its own
-CHUNK_TRIGGERS = 2_000_000
+CHUNK_TRIGGERS = 1_000_000
 
 ProgressHook = Callable[[int, int], None]
 

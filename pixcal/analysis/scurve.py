@@ -14,7 +14,7 @@ and ``sigma`` the noise, both in the units of ``x`` (Vcal).
    ``OK``           the fit converged inside the scanned range
    ``NO_TURN_ON``   the efficiency never reaches 50 % (a dead pixel, or a threshold above range)
    ``NO_PLATEAU``   the turn-on is not inside the range: the lowest point is already >= 50 %,
-                    or the highest points stay below 90 % (threshold too near the top, or an
+                    or the highest points stay below 75 % (threshold too near the top, or an
                     inefficient pixel)
    ``FIT_FAILED``   no convergence, or a width outside ``[0.05 step, range / 2]``
 
@@ -32,7 +32,7 @@ from numba import njit, prange
 OK, NO_TURN_ON, NO_PLATEAU, FIT_FAILED = 0, 1, 2, 3
 STATUS_NAMES = {OK: "ok", NO_TURN_ON: "no turn-on", NO_PLATEAU: "no plateau",
                 FIT_FAILED: "fit failed"}
-PLATEAU_LEVEL = 0.9
+PLATEAU_LEVEL = 0.75
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _SQRT2 = math.sqrt(2.0)
 

@@ -105,12 +105,33 @@ def closer_neighbour(trims: np.ndarray, eff_t: np.ndarray, eff_t1: np.ndarray) -
     return np.where(up, trims + 1, trims)
 
 
-def untrimmable(trims: np.ndarray, threshold: np.ndarray, target: float, tolerance: float,
-                live: np.ndarray) -> np.ndarray:
-    """int8 map of pixels the trim range cannot bring within ``tolerance`` of ``target``:
-    -1 still below it at trim 15 (no correction), +1 still above it at trim 0, else 0."""
-    out = np.zeros(trims.shape, np.int8)
-    with np.errstate(invalid="ignore"):
-        out[live & (trims == TRIM_MAX) & (threshold < target - tolerance)] = UNTRIMMABLE_LOW
-        out[live & (trims == 0) & (threshold > target + tolerance)] = UNTRIMMABLE_HIGH
+def bracket_step(low: np.ndarray, eff_low: np.ndarray, eff_high: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Where the pair ``(low, low + 1)`` does not bracket the target, the trim to measure next.
+
+    A pair brackets the target when ``low`` fires (``eff_low >= 0.5``) and ``low + 1`` does not.
+    If neither fires the pair moves down (measure ``low - 1``); if both fire it moves up
+    (measure ``low + 2``). Returns ``(move, probe)``: -1/0/+1 per pixel and the trim to measure
+    (the pixel's ``low`` where it does not move, or where the range ends).
+    """
+    down = (eff_low < 0.5) & (eff_high < 0.5) & (low > 0)
+    up = (eff_low >= 0.5) & (eff_high >= 0.5) & (low + 1 < TRIM_MAX)
+    move = np.where(down, -1, np.where(up, 1, 0))
+    probe = np.where(down, low - 1, np.where(up, low + 2, low))
+    return move, probe
+
+
+def untrimmable(counts: np.ndarray, vcal: np.ndarray, ntrig: int, target: float,
+                tolerance: float, live: np.ndarray) -> np.ndarray:
+    """int8 map of live pixels that trimming left more than ``tolerance`` from ``target``,
+    read directly off the S-curve counts ``[..., vcal]`` (no fit needed): +1 the pixel is
+    under 50 % efficient at ``target + tolerance`` (threshold above it: too high even at trim 0,
+    or a trim bit that cannot be cleared), -1 it is at least 50 % efficient at
+    ``target - tolerance`` (too low even at trim 15), else 0."""
+    vcal = np.asarray(vcal, float)
+    hi = int(np.argmin(np.abs(vcal - (target + tolerance))))
+    lo = int(np.argmin(np.abs(vcal - (target - tolerance))))
+    out = np.zeros(counts.shape[:-1], np.int8)
+    out[live & (counts[..., hi] < ntrig / 2)] = UNTRIMMABLE_HIGH
+    out[live & (counts[..., lo] >= ntrig / 2)] = UNTRIMMABLE_LOW
     return out

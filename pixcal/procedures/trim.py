@@ -16,7 +16,10 @@
    with ``sar_ntrig`` injections: a pixel that fires keeps the bit;
 5. a fifth decision between the result ``t`` and ``t + 1`` (the two trims whose thresholds
    bracket the target): the one not yet measured gets ``final_ntrig`` injections, and ``t + 1``
-   wins when ``eff(t) + eff(t + 1) >= 1`` (it is then the closer one);
+   wins when ``eff(t) + eff(t + 1) >= 1`` (it is then the closer one). Where the better
+   measured pair shows that an early decision was wrong (both fire, or neither), the pair is
+   moved one trim towards the target and measured again (at most ``repair_rounds`` maps, only
+   while such pixels remain);
 6. verification: S-curves over ``target +- verify_margin`` give the final thresholds; pixels
    the trim range cannot bring within ``tolerance_vcal`` are reported as untrimmable
    (with ``method = "pxar"``: pXar's own final S-curves, target +- 20 with ``pxar_ntrig``).
@@ -57,9 +60,11 @@ class TrimParams(Params):
     sar_ntrig: list[int] = Field([8, 16, 32, 48], min_length=4, max_length=4,
                                  description="injections per map for trim bits 8, 4, 2, 1")
     final_ntrig: int = Field(48, ge=1, le=500, description="injections of the 5th decision")
+    repair_rounds: int = Field(3, ge=0, le=15,
+                               description="maps at most to move pairs that miss the target")
     verify_ntrig: int = Field(16, ge=2, le=500, description="injections of the final S-curves")
     verify_margin: int = Field(7, ge=3, le=40, description="final S-curves: target +- this")
-    tolerance_vcal: float = Field(3.0, gt=0, description="untrimmable beyond this distance")
+    tolerance_vcal: int = Field(3, ge=1, le=20, description="untrimmable beyond this distance")
     pxar_ntrig: int = Field(8, ge=1, le=200, description="method pxar: injections (pXar: 8)")
 
 
@@ -137,6 +142,7 @@ def binary_trim(ctx: StepContext, p: TrimParams, ledger: calib.Ledger
     eff_other = _map(api, ledger, p.target_vcal, p.final_ntrig)
     eff_t = np.where(last_is_t, eff, eff_other)
     eff_t1 = np.where(last_is_t, eff_other, eff)
+    trims, eff_t, eff_t1 = _repair(api, ledger, p, live, trims, eff_t, eff_t1)
     final = ana.closer_neighbour(trims, eff_t, eff_t1)
     decisions[..., 4] = final > trims
     dut.trims[:] = np.where(live, final, ana.TRIM_MAX)
@@ -151,6 +157,24 @@ def binary_trim(ctx: StepContext, p: TrimParams, ledger: calib.Ledger
                                                     "meaning": "Vtrim probed"}),
     }
     return extra, live
+
+
+def _repair(api, ledger, p: TrimParams, live, trims, eff_t, eff_t1):
+    """A wrong early decision (noise on few injections) can leave ``t`` and ``t + 1`` on the
+    same side of the target; the better measured pair shows it. Such pairs are moved one trim
+    at a time towards the target, at most ``repair_rounds`` maps."""
+    for _ in range(p.repair_rounds):
+        move, probe = ana.bracket_step(trims, eff_t, eff_t1)
+        move = np.where(live, move, 0)
+        if not move.any():
+            break
+        api.dut.trims[:] = np.where(live, np.where(move != 0, probe, trims), ana.TRIM_MAX)
+        eff = _map(api, ledger, p.target_vcal, p.final_ntrig)
+        down, up = move < 0, move > 0
+        eff_t, eff_t1 = (np.where(down, eff, np.where(up, eff_t1, eff_t)),
+                         np.where(down, eff_t, np.where(up, eff, eff_t1)))
+        trims = trims + move
+    return trims, eff_t, eff_t1
 
 
 def _search(api, ledger, p: TrimParams, start: np.ndarray, step: int, frozen: np.ndarray,
@@ -180,7 +204,7 @@ def trim_result(api, p: TrimParams, fit: sc.SCurveFit, counts: np.ndarray, vcal:
     dut = api.dut
     trims = dut.trims.astype(np.uint8)
     result = scurve_result(fit, counts, vcal, ntrig, dut.roc_type, ledger)
-    bad = ana.untrimmable(trims, fit.threshold, p.target_vcal, p.tolerance_vcal, live)
+    bad = ana.untrimmable(counts, vcal, ntrig, p.target_vcal, p.tolerance_vcal, live)
     per_roc = result.summary.pop("per_roc")
     for r, row in enumerate(per_roc):
         t = trims[r][live[r]]
