@@ -29,14 +29,20 @@ class Ledger:
     pixel received (the cost figure a trimming algorithm is judged on)."""
 
     scans: list[ScanData] = field(default_factory=list)
-    triggers_per_pixel: int = 0
+    injections: float = 0.0
 
-    def add(self, data: ScanData, all_pixels: bool = True) -> ScanData:
+    def add(self, data: ScanData, share: float = 1.0) -> ScanData:
+        """Record a measurement; ``share`` is the fraction of the DUT's pixels it pulsed (1 for
+        an all-pixel loop on all ROCs; 1 / (4160 x ROCs) for one pixel of one ROC)."""
         self.scans.append(data)
-        if all_pixels:
-            n_points = int(np.prod([len(v) for v in data.values])) if data.values else 1
-            self.triggers_per_pixel += n_points * data.ntrig
+        n_points = int(np.prod([len(v) for v in data.values])) if data.values else 1
+        self.injections += n_points * data.ntrig * share
         return data
+
+    @property
+    def triggers_per_pixel(self) -> int:
+        """Injections per pixel, averaged over the DUT."""
+        return round(self.injections)
 
     def decoder(self) -> dict[str, int]:
         return decoder_summary(*self.scans)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hal.chips import ROC_NUMPIXELS
 from hal.scan import threshold as first_above
 from pixcal.analysis import scurve as sc
 from pixcal.procedures import calib
@@ -78,7 +79,7 @@ def pxar_trim(ctx, p, ledger: calib.Ledger) -> tuple[dict[str, Dataset], np.ndar
         dut.trims[r, col, row] = 0
         scan = ledger.add(api.dac_dac_scan("vtrim", 0, 255, "vcal", 0, 200, ntrig,
                                            pixels=np.array([[col, row]]), rocs=[r]),
-                          all_pixels=False)
+                          share=1.0 / (ROC_NUMPIXELS * n))
         dut.trims[r, col, row] = 15
         per_vtrim = first_above(scan.responses[r, 0], scan.values[1], ntrig)  # [vtrim]
         api.set_dac("vtrim", _closest_vtrim(per_vtrim, scan.values[0], target), rocs=[r])

@@ -26,6 +26,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
+from hal.chips import ROC_NUMPIXELS
 from pixcal.analysis import scurve as sc
 from pixcal.procedures import calib
 from pixcal.procedures.base import Params, StepContext, StepResult
@@ -115,7 +116,8 @@ class TrimBits:
             api.dut.trims[:] = trims
             api.set_dac("vtrim", vtrim)
             data = ledger.add(api.dac_scan("vcal", low, high, params.confirm_ntrig,
-                                           pixels=pixels), all_pixels=False)
+                                           pixels=pixels),
+                              share=len(pixels) / ROC_NUMPIXELS)
             thr.append(sc.fit_erf(data.responses, data.values[0].astype(float),
                                   params.confirm_ntrig).threshold)
         index = {(int(c), int(r)): i for i, (c, r) in enumerate(pixels)}
