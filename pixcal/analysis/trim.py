@@ -121,17 +121,24 @@ def bracket_step(low: np.ndarray, eff_low: np.ndarray, eff_high: np.ndarray
     return move, probe
 
 
-def untrimmable(counts: np.ndarray, vcal: np.ndarray, ntrig: int, target: float,
-                tolerance: float, live: np.ndarray) -> np.ndarray:
-    """int8 map of live pixels that trimming left more than ``tolerance`` from ``target``,
-    read directly off the S-curve counts ``[..., vcal]`` (no fit needed): +1 the pixel is
-    under 50 % efficient at ``target + tolerance`` (threshold above it: too high even at trim 0,
-    or a trim bit that cannot be cleared), -1 it is at least 50 % efficient at
-    ``target - tolerance`` (too low even at trim 15), else 0."""
+def untrimmable(threshold: np.ndarray, counts: np.ndarray, vcal: np.ndarray, ntrig: int,
+                target: float, tolerance: float, live: np.ndarray) -> np.ndarray:
+    """int8 map of live pixels that trimming left more than ``tolerance`` from ``target``:
+    +1 above (too high even at trim 0, or a trim bit that cannot be cleared), -1 below (too
+    low even at trim 15), else 0.
+
+    Judged on the fitted ``threshold`` where there is one; elsewhere (a curve cut by the end of
+    the range) on the S-curve ``counts [..., vcal]`` at ``target +- tolerance``: under 50 %
+    efficient at ``target + tolerance`` is above, at least 50 % at ``target - tolerance`` below.
+    """
     vcal = np.asarray(vcal, float)
     hi = int(np.argmin(np.abs(vcal - (target + tolerance))))
     lo = int(np.argmin(np.abs(vcal - (target - tolerance))))
+    fitted = np.isfinite(threshold)
+    with np.errstate(invalid="ignore"):
+        above = np.where(fitted, threshold > target + tolerance, counts[..., hi] < ntrig / 2)
+        below = np.where(fitted, threshold < target - tolerance, counts[..., lo] >= ntrig / 2)
     out = np.zeros(counts.shape[:-1], np.int8)
-    out[live & (counts[..., hi] < ntrig / 2)] = UNTRIMMABLE_HIGH
-    out[live & (counts[..., lo] >= ntrig / 2)] = UNTRIMMABLE_LOW
+    out[live & above] = UNTRIMMABLE_HIGH
+    out[live & below] = UNTRIMMABLE_LOW
     return out

@@ -16,6 +16,7 @@ REGISTRY: dict[str, str] = {
     "scurves": "pixcal.procedures.scurves:Scurves",
     "trim": "pixcal.procedures.trim:Trim",
     "trimbits": "pixcal.procedures.trimbits:TrimBits",
+    "bumpbond": "pixcal.procedures.bumpbond:BumpBond",
 }
 
 

@@ -59,6 +59,17 @@ def low_range(api) -> Iterator[None]:
         api.set_dac("ctrlreg", old)
 
 
+@contextlib.contextmanager
+def high_range(api) -> Iterator[None]:
+    """Vcal in the high range on every ROC for the duration of a ``with`` block."""
+    old = [api.dac("ctrlreg", r) for r in range(api.dut.n_rocs)]
+    api.set_dac("ctrlreg", [v | VCAL_HIGH_RANGE_BIT for v in old])
+    try:
+        yield
+    finally:
+        api.set_dac("ctrlreg", old)
+
+
 def efficiency(api, ledger: Ledger, vcal: int, ntrig: int) -> np.ndarray:
     """Efficiency ``[roc, col, row]`` of every pixel at ``vcal`` (low range)."""
     with api.temporary_dac("vcal", vcal):

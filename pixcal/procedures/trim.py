@@ -204,7 +204,8 @@ def trim_result(api, p: TrimParams, fit: sc.SCurveFit, counts: np.ndarray, vcal:
     dut = api.dut
     trims = dut.trims.astype(np.uint8)
     result = scurve_result(fit, counts, vcal, ntrig, dut.roc_type, ledger)
-    bad = ana.untrimmable(counts, vcal, ntrig, p.target_vcal, p.tolerance_vcal, live)
+    bad = ana.untrimmable(fit.threshold, counts, vcal, ntrig, p.target_vcal, p.tolerance_vcal,
+                          live)
     per_roc = result.summary.pop("per_roc")
     for r, row in enumerate(per_roc):
         t = trims[r][live[r]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import ndtr
@@ -108,7 +109,8 @@ def test_untrimmable_pixels_are_the_live_ones_left_far_from_target():
     thr = np.array([30.0, 34.0, 40.0, 36.0, 20.0, 80.0])
     counts = draw(thr, np.full(6, 0.3), x, 20)
     live = np.array([True, True, True, True, False, True])
-    out = ana.untrimmable(counts, x, 20, 35.0, 3.0, live)
+    fitted = np.array([30.0, 34.0, 40.0, 36.0, 20.0, np.nan])  # the last: above the range
+    out = ana.untrimmable(fitted, counts, x, 20, 35.0, 3.0, live)
     assert out.tolist() == [-1, 0, 1, 0, 0, 1]
 
 
@@ -120,3 +122,20 @@ def test_dead_bits_use_a_per_roc_relative_cut_and_ignore_missing_thresholds():
     shift[1, 0, 2, 0] = 1.0
     dead = dead_bits(shift, 1.0, 0.5)
     assert np.argwhere(dead).tolist() == [[0, 0, 0, 2], [1, 0, 2, 0]]
+
+
+def test_bump_cut_flags_the_tail_and_the_never_on_but_not_dead_pixels():
+    from pixcal.analysis import bumps
+
+    rng = np.random.default_rng(2)
+    turn_on = np.round(rng.normal(80, 4, (2, 52, 80)) / 2) * 2  # in steps of 2 DAC
+    turn_on[0, 1, 1] = np.nan   # missing bump: never on
+    turn_on[0, 2, 2] = 120.0    # far in the tail
+    turn_on[1, 3, 3] = np.nan   # dead pixel: not judged
+    live = np.ones(turn_on.shape, bool)
+    live[1, 3, 3] = False
+    defect, cuts = bumps.classify(turn_on, live, nsigma=5, min_distance=5)
+    assert np.argwhere(defect == bumps.MISSING).tolist() == [[0, 1, 1], [0, 2, 2]]
+    assert defect[1, 3, 3] == bumps.NOT_JUDGED
+    assert 3.5 < cuts[0].sigma < 4.5 and 78 < cuts[0].mu < 82
+    assert cuts[0].cut == pytest.approx(cuts[0].mu + 5 * cuts[0].sigma)

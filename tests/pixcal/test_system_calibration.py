@@ -21,10 +21,12 @@ from simulators.servers import TcpServer
 DEFECTS = """
 dead_pixels = 0.002
 dead_trim_bits = 0.002
+missing_bumps = 0.003
 noisy_pixels = 0.0005
 """
 TARGET = 35
-STEPS = [{"procedure": "pretest"}, {"procedure": "trim", "target_vcal": TARGET},
+STEPS = [{"procedure": "pretest"}, {"procedure": "bumpbond"},
+         {"procedure": "trim", "target_vcal": TARGET},
          {"procedure": "trimbits"}, {"procedure": "scurves"}]
 
 
@@ -86,8 +88,9 @@ def test_trimming_reaches_the_target_in_the_true_thresholds(run):
     summary = rf.step("trim").summary
     assert summary["triggers_per_pixel"] < 1000
     bad = rf.dataset("trim", "untrimmable")
-    far = live & (np.abs(truth["threshold"] - TARGET) > 3)
-    assert (bad[far] != 0).all()  # pixels left far from target are reported
+    far = live & (np.abs(truth["threshold"] - TARGET) > 3.5)  # 3 + measurement precision
+    near = live & (np.abs(truth["threshold"] - TARGET) < 2.5)
+    assert (bad[far] != 0).all() and (bad[near] == 0).all()  # far pixels are reported
 
 
 def test_trim_bit_test_finds_exactly_the_injected_dead_bits(run):
@@ -96,6 +99,20 @@ def test_trim_bit_test_finds_exactly_the_injected_dead_bits(run):
     expected = truth["dead_trim_bits"] & ~(truth["defects"] & 1 == 1)[..., None]
     assert expected.sum() > 0
     np.testing.assert_array_equal(found, expected)
+
+
+def test_bump_bond_test_finds_exactly_the_missing_bumps_and_skips_dead_pixels(run):
+    rf, sim, _ = run
+    truth = sim.model.truth
+    defect = rf.dataset("bumpbond", "bb_defect")
+    expected = np.zeros(defect.shape, bool)
+    for r, c, w in truth.missing_bumps:
+        expected[r, c, w] = True
+    assert expected.sum() > 0
+    np.testing.assert_array_equal(defect == 1, expected)
+    np.testing.assert_array_equal(defect == -1, truth.unresponsive_pixels())
+    summary = rf.step("bumpbond").summary
+    assert summary["missing_bumps"] == expected.sum() and summary["cut_per_roc"][0] > 0
 
 
 def test_trimbits_restores_the_trimmed_configuration(run):
