@@ -13,6 +13,8 @@ from typing import Any
 REGISTRY: dict[str, str] = {
     "pretest": "pixcal.procedures.pretest:Pretest",
     "alive": "pixcal.procedures.alive:Alive",
+    "phopt": "pixcal.procedures.phopt:PhOpt",
+    "gainped": "pixcal.procedures.gainped:GainPed",
 }
 
 
