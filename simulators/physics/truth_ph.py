@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulators.physics import frontend
 from simulators.physics.constants import PULSE_HEIGHT
 from simulators.physics.truth import REG_PHOFFSET, REG_PHSCALE, GroundTruth
 
@@ -30,6 +31,24 @@ def ph_curve(truth: GroundTruth, dacs: np.ndarray, vcal) -> np.ndarray:
     Returns float ``[n_rocs, 52, 80, len(vcal)]``.
     """
     return np.stack([truth.pulse_height(float(v), dacs) for v in vcal], axis=-1)
+
+
+def injected_ph(truth: GroundTruth, dacs: np.ndarray, vcal: float, high_range: bool = False
+                ) -> np.ndarray:
+    """True mean PH (ADC, clipped 0..255) of every pixel for an injection of ``vcal`` DAC
+    units in the low or the high Vcal range (high: times each ROC's high-range factor).
+
+    Returns float ``[n_rocs, 52, 80]``. The PH model ignores the threshold: below it the pixel
+    gives no hit, and this is the PH it would have.
+    """
+    c = truth.chip
+    dacs = np.asarray(dacs)
+    factor = c.high_range if high_range else np.ones(truth.n_rocs)
+    charge = float(vcal) * np.asarray(factor, float)[:, None, None]
+    return frontend.ph_mean(charge, c.p0, c.p1, c.p2, c.p3,
+                            dacs[:, REG_PHSCALE][:, None, None],
+                            dacs[:, REG_PHOFFSET][:, None, None],
+                            c.ph_gain[:, None, None], c.ph_offset[:, None, None], c.anchors)
 
 
 def gain_pedestal(truth: GroundTruth, dacs: np.ndarray, vcal=LINEAR_VCAL
