@@ -26,7 +26,7 @@ MODELS = ("erf", "tanh")
 FIT_OK, FIT_TOO_FEW, FIT_FAILED = 0, 1, 2
 #: grid of the first pass, and the widths (Vcal) a fit may end with
 CENTRES = np.arange(-200.0, 1401.0, 100.0)
-WIDTHS = np.geomspace(60.0, 2400.0, 9)
+WIDTHS = np.geomspace(60.0, 2400.0, 7)
 WIDTH_RANGE = (10.0, 5000.0)
 CHUNK = 4096  # pixels per batch (bounds the memory of the grid pass and the Jacobians)
 _SQRT_PI = np.sqrt(np.pi)
@@ -79,31 +79,35 @@ def _normal_equations(jac: list[np.ndarray], r: np.ndarray) -> tuple[np.ndarray,
 
 def _refine(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p: np.ndarray,
             iterations: int) -> np.ndarray:
-    """Batched Levenberg-Marquardt on (centre, width, A, C)."""
+    """Batched Levenberg-Marquardt on (centre, width, A, C); a pixel leaves the batch once a
+    step no longer improves its residual sum noticeably (or its damping runs away)."""
+    p = p.copy()
     lam = np.full(len(p), 1e-3)
     r, z, f, df = _residuals(model, x, y, w, p)
     rss = (r * r).sum(1)
+    active = np.arange(len(p))
     for _ in range(iterations):
-        a, s = p[:, 2:3], p[:, 1:2]
-        g = w * a * df / s
-        jtj, jtr = _normal_equations([-g, -g * z, w * f, w], r)
-        diag = np.einsum("pii->pi", jtj)
-        damped = jtj + (lam[:, None] * np.maximum(diag, 1e-12))[:, :, None] * np.eye(4)
-        step = _solve(damped, jtr)
-        trial = p + step
-        trial[:, 1] = np.clip(trial[:, 1], *WIDTH_RANGE)
-        r2, z2, f2, df2 = _residuals(model, x, y, w, trial)
-        rss2 = (r2 * r2).sum(1)
-        better = np.isfinite(rss2) & (rss2 < rss)
-        gain = np.where(better, rss - rss2, 0.0)
-        p = np.where(better[:, None], trial, p)
-        b = better[:, None]
-        r, z, f, df = (np.where(b, r2, r), np.where(b, z2, z), np.where(b, f2, f),
-                       np.where(b, df2, df))
-        rss = np.where(better, rss2, rss)
-        lam = np.where(better, lam * 0.3, lam * 10.0)
-        if not (gain > 1e-9 * (rss + 1.0)).any():
+        if active.size == 0:
             break
+        pa, wa = p[active], w[active]
+        g = wa * pa[:, 2:3] * df[active] / pa[:, 1:2]
+        jtj, jtr = _normal_equations([-g, -g * z[active], wa * f[active], wa], r[active])
+        diag = np.einsum("pii->pi", jtj)
+        lam_a = lam[active]
+        damped = jtj + (lam_a[:, None] * np.maximum(diag, 1e-12))[:, :, None] * np.eye(4)
+        trial = pa + _solve(damped, jtr)
+        trial[:, 1] = np.clip(trial[:, 1], *WIDTH_RANGE)
+        r2, z2, f2, df2 = _residuals(model, x, y[active], wa, trial)
+        rss2 = (r2 * r2).sum(1)
+        old = rss[active]
+        better = np.isfinite(rss2) & (rss2 < old)
+        moved = active[better]
+        p[moved], rss[moved] = trial[better], rss2[better]
+        r[moved], z[moved], f[moved], df[moved] = r2[better], z2[better], f2[better], df2[better]
+        lam_a = np.where(better, lam_a * 0.3, lam_a * 10.0)
+        lam[active] = lam_a
+        done = (better & (old - rss2 <= 1e-10 * (old + 1.0))) | (lam_a > 1e8)
+        active = active[~done]
     return p
 
 
