@@ -22,7 +22,9 @@ measured in three loops and the ROC's behaviour is modelled (``pixcal.analysis.p
 
 A ROC that does not converge is reported in ``problems`` and gets the **fallback**: the validated
 setting with the fewest pixels outside the limits (ties: the larger PH range); a ROC without any
-usable pulse height (e.g. not programmable) keeps its DACs. The run goes on either way.
+usable pulse height (e.g. not programmable) keeps its DACs. The run goes on either way. A ROC
+where more than 1 % of the pixels give no pulse height at the low charge (thresholds above it:
+phopt belongs after trimming) is reported too; its low end is taken over the pixels that answer.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
+from hal.chips import ROC_NUMPIXELS
 from pixcal.analysis import ph as ana
 from pixcal.procedures.base import Params, StepContext, StepResult
 from pixcal.procedures.injection import injection
 from pixcal.store import Dataset
 
 SETTINGS = np.arange(256)
+NO_RESPONSE_WARN = 0.01  # fraction of a ROC's pixels silent at the low charge worth a warning
 
 
 class PhOptParams(Params):
@@ -91,7 +95,8 @@ class PhOpt:
                   for r, c in enumerate(curves)]
         attempts, maps, problems = _validate(ctx, p, models, t_low, t_high)
 
-        final, result = _finish(p, scale0, offset0, attempts, maps, problems)
+        seen = [_usable(d, p.scan_ntrig).any(axis=(1, 2)) for d in (lo, hi)]
+        final, result = _finish(p, scale0, offset0, attempts, maps, problems, seen)
         api.set_dac("phscale", [int(v) for v in final[:, 0]])
         api.set_dac("phoffset", [int(v) for v in final[:, 1]])
         result.datasets.update({
@@ -182,9 +187,10 @@ def _report(low, high, roc: int, p: PhOptParams) -> dict:
                                 p.outlier_fraction)
 
 
-def _finish(p: PhOptParams, scale0, offset0, attempts, maps, solver_problems):
+def _finish(p: PhOptParams, scale0, offset0, attempts, maps, solver_problems, seen):
     """Per ROC the final setting (converged, fallback or unchanged), the validation maps it
-    was measured with, and the step's result."""
+    was measured with, and the step's result (``seen``: per ROC whether any pixel had a usable
+    point in the low- and in the high-charge scan)."""
     n = len(scale0)
     final = np.stack([scale0, offset0], axis=1)
     ph_low = np.full((n, 52, 80), np.nan, np.float32)
@@ -194,7 +200,11 @@ def _finish(p: PhOptParams, scale0, offset0, attempts, maps, solver_problems):
     for r in range(n):
         tried = attempts[r]
         if not tried:
-            problems.append(f"ROC {r}: no usable pulse heights; PHScale/PHOffset unchanged")
+            why = "no usable pulse heights"
+            if seen[1][r] and not seen[0][r]:
+                why = (f"no pixel gives a pulse height at the low charge (threshold above "
+                       f"Vcal {p.vcal_low}? run phopt after trimming)")
+            problems.append(f"ROC {r}: {why}; PHScale/PHOffset unchanged")
             reports.append(None)
             continue
         good = [a for a in tried if a[2]["low"] >= p.ph_min and a[2]["high"] <= p.ph_max]
@@ -208,6 +218,10 @@ def _finish(p: PhOptParams, scale0, offset0, attempts, maps, solver_problems):
             problems.append(f"ROC {r}: PH optimisation did not converge ({why}); fallback: "
                             f"the best validated setting PHScale {best[0]} PHOffset {best[1]}")
         final[r] = best[:2]
+        silent = best[2]["no_response_low"]
+        if silent > NO_RESPONSE_WARN * ROC_NUMPIXELS:
+            problems.append(f"ROC {r}: {silent} pixels give no pulse height at the low charge "
+                            f"(threshold above Vcal {p.vcal_low}? run phopt after trimming)")
         low, high = maps[best[3]]
         ph_low[r] = low.as_map(low.ph_mean)[r]
         ph_high[r] = high.as_map(high.ph_mean)[r]

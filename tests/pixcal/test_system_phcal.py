@@ -124,6 +124,17 @@ def test_phopt_that_cannot_converge_is_flagged_and_falls_back(tmp_path):
         result.summary["phscale"][0], result.summary["phoffset"][0]]
 
 
+@pytest.mark.parametrize(("threshold", "message"), [
+    (56.0, "pixels give no pulse height at the low charge"),
+    (90.0, "no pixel gives a pulse height at the low charge")])
+def test_phopt_before_trimming_says_why_pixels_are_missing(threshold, message):
+    """Thresholds near or above the low charge (Vcal 60): pixels without a pulse height."""
+    conn, api, _ = measurement("sim://roc?seed=5&defects=none", threshold=threshold)
+    result = get("phopt")().run(StepContext(api), PhOptParams(max_iterations=1))
+    conn.close()
+    assert any(message in m for m in result.problems), result.problems
+
+
 def test_params_are_checked():
     with pytest.raises(ValueError, match="low_start"):
         GainPedParams(low_start=200, low_stop=100)

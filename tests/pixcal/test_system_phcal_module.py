@@ -2,7 +2,7 @@
 
 The module has typical defects plus an unprogrammable ROC 5: that ROC is reported and keeps its
 DACs, every other ROC is optimised, and the new DACs reach ``config_out``. Lighter scans than
-the defaults keep the run at seconds.
+the defaults keep the run at seconds. A single ROC also runs both steps over TCP.
 """
 
 from __future__ import annotations
@@ -15,10 +15,14 @@ from ph_setup import config_file
 from sim_runs import run_steps
 
 from pixcal.config import ModuleConfig
+from pixcal.connect import connect
 from pixcal.dutconfig import to_dut
-from pixcal.runner import load_module_config
+from pixcal.plan import parse_plan
+from pixcal.runner import RunRequest, load_module_config, run_plan
 from pixcal.store import RunFile
+from simulators.boards import simulated_board
 from simulators.physics import truth_ph
+from simulators.servers import TcpServer
 
 DEFECTS = """
 dead_pixels = 0.002
@@ -89,3 +93,25 @@ def test_gain_within_5_percent_on_the_module(run):
 
 def _dacs(path) -> np.ndarray:
     return to_dut(load_module_config(path)).dacs
+
+
+def test_phopt_and_gainped_over_tcp(tmp_path):
+    """The same procedures through a TCP link to a simulated single ROC (configuration file:
+    over TCP the runner cannot ask the address what it is)."""
+    url = "sim://roc?seed=9&defects=typical"
+    cfg = config_file(url, tmp_path / "roc.toml")
+    board = simulated_board(url)
+    with TcpServer(board) as server:
+        server.start()
+        plan = parse_plan({"name": "tcp", "steps": [PHOPT, GAINPED]}, "<test plan>")
+        outcome = run_plan(RunRequest(plan, server.url, cfg, "M", tmp_path), connect(server.url))
+    assert outcome.status == "completed", outcome.error
+    truth = board.handler.model.truth
+    rf = RunFile(outcome.path)
+    dacs = _dacs(outcome.path)
+    ok = ~truth.unresponsive_pixels()
+    assert (truth_ph.injected_ph(truth, dacs, 60)[ok] >= 10).mean() >= 0.99
+    assert (truth_ph.injected_ph(truth, dacs, 100, high_range=True)[ok] < 255).mean() >= 0.99
+    vcal = json.loads(rf.dataset_attrs("gainped", "gain")["linear_vcal"])
+    rel = np.abs(rf.dataset("gainped", "gain") / truth_ph.gain_pedestal(truth, dacs, vcal)[0] - 1)
+    assert np.mean(rel[ok] <= 0.05) >= 0.99
