@@ -141,6 +141,12 @@ def choose_setting(model: PhModel, target_low: float, target_high: float
     """PHScale and PHOffset that put the low end at ``target_low`` and keep the high end at or
     below ``target_high``, with the largest PHScale that fits (most of the ADC range).
 
+    Parameters
+    ----------
+    model : the ROC's :class:`PhModel`.
+    target_low, target_high : where the low end (low charge) and the high end (high charge)
+        should sit (ADC).
+
     Returns
     -------
     scale, offset : DAC values 0..255
