@@ -100,8 +100,8 @@ class PhOpt:
         api.set_dac("phscale", [int(v) for v in final[:, 0]])
         api.set_dac("phoffset", [int(v) for v in final[:, 1]])
         result.datasets.update({
-            "ph_vs_phscale": Dataset(np.stack([lo.ph_mean, hi.ph_mean], axis=2)
-                                     .reshape(n, 52, 80, 2, -1).astype(np.float32), {
+            "ph_vs_phscale": Dataset(np.stack([d.as_map(d.ph_mean) for d in (lo, hi)],
+                                              axis=3).astype(np.float32), {
                 "axes": "roc,col,row,charge(low,high),phscale", "units": "ADC",
                 "phscale": lo.values[0].tolist(), "ntrig": p.scan_ntrig,
                 "phoffset": offset0.tolist()}),
@@ -109,7 +109,10 @@ class PhOpt:
                 "axes": "roc,col,row,phoffset", "units": "ADC", "phoffset":
                 off.values[0].tolist(), "phscale": first, "vcal": p.vcal_low}),
         })
-        result.decoder = (lo.stats + hi.stats + off.stats).as_dict()
+        stats = lo.stats + hi.stats + off.stats
+        for low, high in maps:
+            stats = stats + low.stats + high.stats
+        result.decoder = stats.as_dict()
         return result
 
 
