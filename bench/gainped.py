@@ -88,7 +88,8 @@ def fit() -> dict:
         "vectorised_ok_fraction": round(float((status == phfit.FIT_OK).mean()), 5),
         "curve_fit_ok_fraction": round(float(np.isfinite(ref).all(1).mean()), 5),
         "agreement_p0_p1_p2_p3_median": np.round(np.median(agree, axis=0), 6).tolist(),
-        "agreement_p0_p1_p2_p3_p99": np.round(np.quantile(agree, 0.99, axis=0), 5).tolist(),
+        "agreement_p0_p1_p2_p3_p99": np.round(np.quantile(agree, 0.99, axis=0), 6).tolist(),
+        "agreement_p0_p1_p2_p3_max": np.round(agree.max(axis=0), 6).tolist(),
         "vs_truth_vectorised_median": np.round(np.median(acc_vec, axis=0), 5).tolist(),
         "vs_truth_curve_fit_median": np.round(np.median(acc_cf, axis=0), 5).tolist(),
     }
