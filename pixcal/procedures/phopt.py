@@ -94,6 +94,7 @@ class PhOpt:
         models = [ana.PhModel(c[0], c[1], int(offset0[r]), _median(slope[r]))
                   for r, c in enumerate(curves)]
         attempts, maps, problems = _validate(ctx, p, models, t_low, t_high)
+        ctx.progress.advance(2 * (p.max_iterations - len(maps)))  # validations not needed
 
         seen = [_usable(d, p.scan_ntrig).any(axis=(1, 2)) for d in (lo, hi)]
         final, result = _finish(p, scale0, offset0, attempts, maps, problems, seen)
