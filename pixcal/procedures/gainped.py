@@ -134,6 +134,7 @@ def analyse(p: GainPedParams, n_low: np.ndarray, ph_low: np.ndarray, vcal_low: n
         "curve_fitted": (fit_status == phfit.FIT_OK).sum(axis=(1, 2)).tolist(),
         "curve_failed": (fit_status == phfit.FIT_FAILED).sum(axis=(1, 2)).tolist(),
         "no_response": ((status & NO_RESPONSE) > 0).sum(axis=(1, 2)).tolist(),
+        "partial_linear": ((status & PARTIAL_LINEAR) > 0).sum(axis=(1, 2)).tolist(),
         "model": p.model,
     }
     linear = [int(v) for v in vcal_low[window]]

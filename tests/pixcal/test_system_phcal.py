@@ -13,7 +13,7 @@ from ph_setup import measurement
 
 from pixcal.procedures import get
 from pixcal.procedures.base import StepContext
-from pixcal.procedures.gainped import NO_RESPONSE, GainPedParams
+from pixcal.procedures.gainped import NO_RESPONSE, PARTIAL_LINEAR, GainPedParams
 from pixcal.procedures.phopt import PhOptParams
 from simulators.physics import truth_ph
 
@@ -95,6 +95,7 @@ def test_gain_status_and_summary(gains):
     gain = result.datasets["gain"].data[0]
     assert s["gain_mean"][0] == pytest.approx(float(np.nanmean(gain)), rel=1e-3)
     assert 0.0 < s["gain_rel_spread"][0] < 0.2 and s["pedestal_spread_e"][0] > 0
+    assert s["partial_linear"] == [int(((status & PARTIAL_LINEAR) > 0).sum())]
 
 
 def test_high_range_factor_and_curve_parameters(gains):
@@ -133,6 +134,20 @@ def test_phopt_before_trimming_says_why_pixels_are_missing(threshold, message):
     result = get("phopt")().run(StepContext(api), PhOptParams(max_iterations=1))
     conn.close()
     assert any(message in m for m in result.problems), result.problems
+
+
+def test_gain_below_the_threshold_is_flagged_partial():
+    """Thresholds around 52 Vcal: the linear region (from 50) starts below some pixels'
+    thresholds; those gains come from fewer points and say so."""
+    conn, api, truth = measurement("sim://roc?seed=6&defects=none", threshold=52.0)
+    result = get("gainped")().run(StepContext(api), GainPedParams())
+    conn.close()
+    thr = truth.threshold_vcal(api.dut.dacs, np.full((1, 52, 80), 15))
+    partial = (result.datasets["status"].data & PARTIAL_LINEAR) > 0
+    assert np.mean(~partial[thr < 45]) >= 0.99
+    assert np.mean(partial[(thr > 52) & (thr < 58)]) >= 0.99
+    assert np.isfinite(result.datasets["gain"].data[partial]).all()
+    assert result.summary["partial_linear"] == [int(partial.sum())] and partial.sum() > 1000
 
 
 def test_params_are_checked():
