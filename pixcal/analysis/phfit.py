@@ -41,24 +41,31 @@ def _basis(model: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _grid_start(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Best (centre, width, A, C) per pixel on the (centre, width) grid: ``[P, 4]``."""
+    """Best (centre, width, A, C) per pixel on the (centre, width) grid: ``[P, 4]``.
+
+    For a basis ``f`` the least-squares ``A``, ``C`` leave the residual sum
+    ``S_yy - S_y^2 / S_0 - N^2 / (D S_0)`` with ``N = S_0 S_fy - S_f S_y`` and
+    ``D = S_0 S_ff - S_f^2`` (weighted sums), so the best grid point maximises ``N^2 / D``; only
+    there are ``A`` and ``C`` computed. The pass runs in float32 (it only picks a start).
+    """
     c, s = np.meshgrid(CENTRES, WIDTHS, indexing="ij")
     c, s = c.ravel(), s.ravel()
-    f, _ = _basis(model, (x[:, None] - c[None, :]) / s[None, :])  # [n, G]
-    wy = w * y
-    s0 = w.sum(1)[:, None]
-    sf, sff = w @ f, w @ (f * f)
-    sy, syy = wy.sum(1)[:, None], (wy * y).sum(1)[:, None]
-    sfy = wy @ f
+    f = _basis(model, (x[:, None] - c[None, :]) / s[None, :])[0].astype(np.float32)  # [n, G]
+    w32, wy = w.astype(np.float32), (w * y).astype(np.float32)
+    s0, sy = w32.sum(1)[:, None], wy.sum(1)[:, None]
+    sf, sff, sfy = w32 @ f, w32 @ (f * f), wy @ f
     det = s0 * sff - sf * sf
+    num = s0 * sfy - sf * sy
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        score = np.where(det > 1e-6 * s0 * sff, num * num / det, -np.inf)
+    best = np.argmax(score, axis=1)
+    fb = f.T[best].astype(float)  # [P, n] the chosen basis of every pixel
+    s0b, sfb, sffb = w.sum(1), (w * fb).sum(1), (w * fb * fb).sum(1)
+    syb, sfyb = (w * y).sum(1), (w * y * fb).sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        a = (s0 * sfy - sf * sy) / det
-        b = (sy - a * sf) / s0
-        rss = syy - a * sfy - b * sy
-    rss = np.where((det > 1e-9 * np.maximum(s0 * sff, 1e-300)) & np.isfinite(rss), rss, np.inf)
-    best = np.argmin(rss, axis=1)
-    rows = np.arange(len(y))
-    return np.stack([c[best], s[best], a[rows, best], b[rows, best]], axis=1)
+        a = (s0b * sfyb - sfb * syb) / (s0b * sffb - sfb * sfb)
+        b = (syb - a * sfb) / s0b
+    return np.stack([c[best], s[best], a, b], axis=1)
 
 
 def _residuals(model, x, y, w, p):
