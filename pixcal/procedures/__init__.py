@@ -17,6 +17,8 @@ REGISTRY: dict[str, str] = {
     "trim": "pixcal.procedures.trim:Trim",
     "trimbits": "pixcal.procedures.trimbits:TrimBits",
     "bumpbond": "pixcal.procedures.bumpbond:BumpBond",
+    "phopt": "pixcal.procedures.phopt:PhOpt",
+    "gainped": "pixcal.procedures.gainped:GainPed",
 }
 
 

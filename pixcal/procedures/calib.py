@@ -7,16 +7,14 @@ CtrlReg high-range bit for the duration of a measurement and restore the configu
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hal.scan import ScanData, decoder_summary
 from pixcal.analysis import scurve as sc
+from pixcal.procedures.injection import vcal_range
 
-VCAL_HIGH_RANGE_BIT = 0x04
 #: electrons per low-range Vcal unit by ROC type (a setting: calibrate with X-ray lines for a
 #: real module; the high range is about 7 times larger)
 ELECTRONS_PER_VCAL = {"psi46digv21": 50.0, "psi46digv21respin": 50.0, "proc600": 50.0,
@@ -48,26 +46,14 @@ class Ledger:
         return decoder_summary(*self.scans)
 
 
-@contextlib.contextmanager
-def low_range(api) -> Iterator[None]:
+def low_range(api):
     """Vcal in the low range on every ROC for the duration of a ``with`` block."""
-    old = [api.dac("ctrlreg", r) for r in range(api.dut.n_rocs)]
-    api.set_dac("ctrlreg", [v & ~VCAL_HIGH_RANGE_BIT for v in old])
-    try:
-        yield
-    finally:
-        api.set_dac("ctrlreg", old)
+    return vcal_range(api, high=False)
 
 
-@contextlib.contextmanager
-def high_range(api) -> Iterator[None]:
+def high_range(api):
     """Vcal in the high range on every ROC for the duration of a ``with`` block."""
-    old = [api.dac("ctrlreg", r) for r in range(api.dut.n_rocs)]
-    api.set_dac("ctrlreg", [v | VCAL_HIGH_RANGE_BIT for v in old])
-    try:
-        yield
-    finally:
-        api.set_dac("ctrlreg", old)
+    return vcal_range(api, high=True)
 
 
 def efficiency(api, ledger: Ledger, vcal: int, ntrig: int) -> np.ndarray:
