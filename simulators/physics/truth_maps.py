@@ -9,8 +9,9 @@ bits ``[roc, col, row, bit]``):
                with CalDel inside the pixel's in-time window (what the pretest sets) measures
                exactly this; with CalDel outside it the time walk makes it appear higher.
 ``noise``      Vcal: the S-curve's Gaussian width.
-``gain``       ADC per Vcal and ``pedestal`` ADC: the straight line through the mean pulse
-               height at Vcal 50 and 150 (low range) at the configuration's PHScale/PHOffset.
+``gain``       ADC per Vcal and ``pedestal`` ADC: the least-squares line through the true mean
+               pulse height at the points the gain/pedestal procedure fits (low range), at the
+               configuration's PHScale/PHOffset (:func:`simulators.physics.truth_ph.gain_pedestal`).
 ``defects``    uint16 bit mask, one bit per kind in :data:`DEFECT_BITS`.
 ``dead_trim_bits``  bool ``[roc, col, row, 4]``.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulators.physics import truth_ph
 from simulators.physics.truth import GroundTruth
 
 #: bit of each defect kind in the ``defects`` map
@@ -46,7 +48,7 @@ def defect_bits(truth: GroundTruth) -> np.ndarray:
 def truth_maps(truth: GroundTruth, dacs: np.ndarray, trims: np.ndarray
                ) -> dict[str, tuple[np.ndarray, dict[str, object]]]:
     """The maps described in the module docstring: name -> (array, attributes)."""
-    gain, pedestal = truth.gain_pedestal(dacs)
+    gain, pedestal = truth_ph.gain_pedestal(truth, dacs)
     bits = truth.defects.dead_trim_bit
     return {
         "threshold": (truth.threshold_vcal(dacs, trims).astype(np.float32),

@@ -176,3 +176,14 @@ def test_full_module_trim_and_scurves(tmp_path, seed):
         assert abs(true.mean() - TARGET) <= 0.5 and true.std() <= 0.7, roc
     d = np.abs(RunFile(outcome.path).dataset("scurves", "threshold") - truth["threshold"])
     assert np.mean(d[live] <= 0.5) >= 0.98  # 30 injections
+
+
+def test_chained_trim_phopt_gainped_against_the_truth_maps(tmp_path):
+    outcome, sim = run_steps("sim://roc?seed=12&defects=none",
+                             [{"procedure": "pretest"}, {"procedure": "trim"},
+                              {"procedure": "phopt"}, {"procedure": "gainped"}], tmp_path)
+    assert outcome.status == "completed", outcome.error
+    truth = true_maps(sim, outcome.path)
+    gain = RunFile(outcome.path).dataset("gainped", "gain")
+    live = live_pixels(sim)
+    assert np.mean(np.abs(gain / truth["gain"] - 1)[live] <= 0.05) >= 0.99
