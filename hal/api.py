@@ -24,7 +24,8 @@ from hal.daqrun import MIN_DAQ_WORDS, DaqRun
 from hal.decoder import Decoded, DecoderStats
 from hal.dtb import DAQ_MAX_WORDS, Board, DaqStatus, LoopFlag, pg_cycle_clk, pg_entries
 from hal.dut import NIOS_MASKED, Dut
-from hal.errors import DataError, RegisterRangeError
+from hal.errors import DataError
+from hal.measure_checks import check_request, chunk_name, problem
 from hal.scan import (
     ScanAccumulator,
     ScanData,
@@ -51,6 +52,10 @@ HOST_FLAGS = LoopFlag.CHECK_ORDER | LoopFlag.RISING_EDGE | LoopFlag.FORCE_MASKED
 #: chunk visits every pixel again, about 1 s of overhead on a module);
 #: a chunk whose data go bad is measured again on its own
 CHUNK_TRIGGERS = 1_000_000
+
+#: attempts of one chunk after which a reprogramming is not enough: the DUT is power cycled
+POWER_CYCLE_AFTER = 2
+POWER_CYCLE_OFF_S = 0.5
 
 ProgressHook = Callable[[int, int], None]
 
@@ -110,6 +115,7 @@ class Measurement:
         self.progress = progress
         self.daq_words = daq_words
         self.chunk_triggers = chunk_triggers
+        self.hv_is_on = False
 
     # ------------------------------------------------------------------ setup and programming
     def setup(self) -> None:
@@ -127,7 +133,32 @@ class Measurement:
 
     def power_off(self) -> bool:
         """HV off, module off; True when the board confirmed it (never raises)."""
+        self.hv_is_on = False
         return program.safe_off(self.board)
+
+    def set_hv(self, on: bool) -> None:
+        """Close or open the board's HV relay (the sensor bias), and remember which."""
+        if on:
+            self.board.power.hv_on()
+        else:
+            self.board.power.hv_off()
+        self.board.flush()
+        self.hv_is_on = on
+
+    def power_cycle(self) -> None:
+        """Recover a DUT whose state reprogramming cannot restore (a TBM that stopped passing
+        the token after an SEU): HV off, module off, on again with the current check, TBM and
+        ROCs programmed from :attr:`dut`, HV back on if it was on."""
+        hv = self.hv_is_on
+        self.board.power.hv_off()
+        self.board.power.off()
+        program.board_wait(self.board, POWER_CYCLE_OFF_S)
+        program.power_on(self.board, self.dut)
+        program.program_tbm(self.board, self.dut)
+        program.program_rocs(self.board, self.dut)
+        self.board.flush()
+        if hv:
+            self.set_hv(True)
 
     def wait(self, seconds: float) -> None:
         """Let the hardware settle for ``seconds`` (the board waits, in order)."""
@@ -253,7 +284,7 @@ class Measurement:
                  rocs: Sequence[int] | None, scans: tuple, masked: bool = False) -> ScanData:
         roc_list = self._rocs(rocs)
         pix = ALL_PIXELS if pixels is None else np.asarray(pixels, np.int64).reshape(-1, 2)
-        _check_request(ntrig, pix, roc_list, self.dut.n_rocs, scans)
+        check_request(ntrig, pix, roc_list, self.dut.n_rocs, scans)
         values = tuple(np.arange(lo, hi + 1, st, dtype=np.int64) for _, lo, hi, st in scans)
         request = _Request(
             ntrig=ntrig, flags=flags, pixels=pix, rocs=roc_list,
@@ -276,20 +307,25 @@ class Measurement:
         buffer = self._buffer_words(len(req.pixels) * n_points(values) * req.ntrig)
         problems: list[str] = []
         for attempt in range(1 + self.retries):
-            if attempt:
+            if attempt >= POWER_CYCLE_AFTER:
+                self.power_cycle()  # e.g. a TBM that stopped passing the token
+                problems[-1] += " (power cycled)"
+            elif attempt:
                 self.reprogram(req.rocs)  # e.g. a ROC that stopped answering after an SEU
             acc = ScanAccumulator(self.dut.n_rocs, req.rocs, req.pixels, req.names, values,
                                   req.ntrig)
             run = self._attempt(acc, req, scans, buffer, done, total)
-            problem = _problem(run, acc, req.flags)
-            if problem is None:
+            why = problem(run, acc, req.flags)
+            if why is None:
                 return acc.result(run.stats, retries=attempt, problems=problems)
-            where = _chunk_name(req.names, values)
-            problems.append(f"{where}: {problem}")
+            where = chunk_name(req.names, values)
+            problems.append(f"{where}: {why}")
             if run.status & DaqStatus.RAM_OVERFLOW:
                 buffer = min(2 * buffer, self.daq_words)
-            log.warning("measurement %s, attempt %d: %s", where, attempt + 1, problem)
-        raise DataError(f"no clean data after {1 + self.retries} attempts: {problems[-1]}")
+            log.warning("measurement %s, attempt %d: %s", where, attempt + 1, why)
+        how = ("" if not self.retries else " (reprogrammed)" if self.retries < POWER_CYCLE_AFTER
+               else " (reprogrammed, then power cycled)")
+        raise DataError(f"no clean data after {1 + self.retries} attempts{how}: {problems[-1]}")
 
     def _attempt(self, acc: ScanAccumulator, req: _Request, scans: tuple, buffer: int,
                  done: int, total: int) -> DaqRun:
@@ -352,33 +388,6 @@ def _quietly(action: Callable[[], object]) -> None:
         log.warning("clean-up failed: %s", exc)
 
 
-def _check_request(ntrig: int, pixels: np.ndarray, rocs: list[int], n_rocs: int,
-                   scans: tuple) -> None:
-    """Refuse a measurement that cannot be right before anything is sent."""
-    if not 1 <= ntrig <= 0xFFFF:
-        raise RegisterRangeError(f"ntrig: {ntrig} is out of range 1..65535")
-    if len(pixels) == 0 or not ((pixels[:, 0] >= 0) & (pixels[:, 0] < ROC_NUMCOLS)
-                                & (pixels[:, 1] >= 0) & (pixels[:, 1] < ROC_NUMROWS)).all():
-        raise RegisterRangeError("pixels: need (col 0..51, row 0..79) pairs")
-    if not rocs or min(rocs) < 0 or max(rocs) >= n_rocs:
-        raise RegisterRangeError(f"rocs {rocs}: need ROC indices 0..{n_rocs - 1}")
-    table = chips.roc_dacs()
-    for dac, lo, hi, step in scans:
-        reg = table.lookup(dac)
-        table.check(reg.id, lo)
-        table.check(reg.id, hi)
-        if lo > hi or not 1 <= step <= 255:
-            raise RegisterRangeError(f"{reg.name} scan {lo}..{hi} step {step}: need low <= high"
-                                     " and step 1..255")
-
-
-def _chunk_name(names: tuple[str, ...], values: tuple[np.ndarray, ...]) -> str:
-    """How a log line names a chunk: ``Vcal 20..59`` (or ``map`` without a scan)."""
-    if not names:
-        return "map"
-    return f"{names[0]} {int(values[0][0])}..{int(values[0][-1])}"
-
-
 def _discard(pos: int, first: int, decoded: Decoded) -> None:
     """A DaqRun sink for bursts: only the counters matter."""
 
@@ -394,21 +403,3 @@ def _scan_kwargs(scans: tuple) -> dict:
     return {}
 
 
-def _problem(run: DaqRun, acc: ScanAccumulator, flags: int) -> str | None:
-    """Why the data of a measurement cannot be used, or None if they are clean."""
-    expected = acc.expected_events
-    for ch, n in zip(run.channels, run.n_events, strict=True):
-        if n != expected:
-            return f"DAQ channel {ch.daq}: {n} events, expected {expected}"
-    errors = run.stats.errors()
-    if flags & LoopFlag.DISABLE_EVENTID_CHECK:
-        errors.pop("event_id", None)
-    if errors:
-        return "decoder errors: " + ", ".join(f"{k} {v}" for k, v in errors.items())
-    if acc.invalid_events:
-        return f"{acc.invalid_events} events dropped by the decoder"
-    if len(set(acc.first_numbers.values())) > 1:
-        return f"TBM event numbers differ between channels: {acc.first_numbers}"
-    if run.status:
-        return f"DAQ status {run.status!r}"
-    return None

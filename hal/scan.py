@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hal.chips import ROC_NUMCOLS, ROC_NUMPIXELS, ROC_NUMROWS
+from hal.dataformat import TRAILER_BITS
 from hal.decoder import Decoded, DecoderStats
+
+NO_TOKEN_PASS = TRAILER_BITS["no_token_pass"]
 
 
 @dataclass
@@ -100,6 +103,7 @@ class ScanAccumulator:
         self.ph_sq = np.zeros(shape, np.float64)
         self.first_numbers: dict[int, int] = {}
         self.invalid_events = 0
+        self.no_token_events = 0  # a TBM that does not pass the token (SEU) reads out nothing
 
     @property
     def expected_events(self) -> int:
@@ -110,6 +114,7 @@ class ScanAccumulator:
         if first == 0 and len(ev):
             self.first_numbers[pos] = int(ev["number"][0])
         self.invalid_events += int(np.count_nonzero(~ev["valid"]))
+        self.no_token_events += int(np.count_nonzero(ev["trailer"] & NO_TOKEN_PASS))
         h = decoded.hits
         if len(h) == 0:
             return
@@ -182,11 +187,13 @@ def concat_outer(parts: list[ScanData]) -> ScanData:
 
 
 def decoder_summary(*scans: ScanData) -> dict[str, int]:
-    """The decoder counters of several measurements summed, plus ``chunk_retries``."""
+    """The decoder counters of several measurements summed, plus ``chunk_retries`` (chunks
+    measured again) and ``power_cycles`` (recoveries that needed the module switched off)."""
     stats = DecoderStats()
     for s in scans:
         stats = stats + s.stats
-    return {**stats.as_dict(), "chunk_retries": sum(s.retries for s in scans)}
+    return {**stats.as_dict(), "chunk_retries": sum(s.retries for s in scans),
+            "power_cycles": sum("(power cycled)" in p for s in scans for p in s.retry_problems)}
 
 
 def threshold(hits: np.ndarray, values: np.ndarray, ntrig: int, level: float = 0.5,

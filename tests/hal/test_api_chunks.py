@@ -71,5 +71,34 @@ def test_a_chunk_that_never_comes_clean_fails_with_its_name(tmp_path):
     spec = write_spec(tmp_path, "link_bit_error_rate = 1e-4\n")
     api, _ = measurement(f"sim://roc?seed=3&defects={spec}")
     api.retries = 1
-    with pytest.raises(DataError, match=r"no clean data after 2 attempts: vcal 0\.\.\d+"):
+    with pytest.raises(DataError, match=r"no clean data after 2 attempts .*: vcal 0\.\.\d+"):
         api.dac_scan("vcal", 0, 20, 2, step=4)
+
+
+def test_a_tbm_that_stops_passing_the_token_is_power_cycled_and_the_chunk_repeated(tmp_path):
+    spec = write_spec(tmp_path, "tbm_seu_rate = 3e-4\n")
+    pixels = np.array([[c, 5] for c in range(0, 40, 2)])
+    for seed in range(10):  # find a module whose TBM is hit during the scan
+        api, sim = measurement(f"sim://module?seed={seed}&defects={spec}")
+        api.chunk_triggers = 2000
+        api.retries = 4
+        data = api.dac_scan("vcal", 100, 119, 5, pixels=pixels)
+        if any("power cycled" in p for p in data.retry_problems):
+            break
+    else:
+        pytest.fail("no TBM SEU in 10 modules")
+    assert all("without token pass" in p for p in data.retry_problems)
+    assert decoder_summary(data)["power_cycles"] >= 1
+    assert (data.hits >= 4).mean() > 0.99  # full efficiency at Vcal 100 again
+    assert sim.power.on  # the module is powered again after the cycle
+
+
+def test_a_roc_that_stops_answering_is_named():
+    api, sim = measurement("sim://module?seed=3&defects=none")
+    api.retries = 0
+    sim.rocs.seu[7] = True  # ROC 7 stops sending data; nothing reprograms it before the scan
+    with pytest.raises(DataError, match=r"after 1 attempts: .*no hits at all from ROC ") as err:
+        api.efficiency_map(2, pixels=np.array([[5, 5], [6, 6]]))
+    # a missing ROC header drops the events of its whole token chain: the chain is named
+    named = str(err.value).rsplit("ROC ", 1)[1].rstrip(")").split(", ")
+    assert "7" in named and len(named) < 16
