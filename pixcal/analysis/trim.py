@@ -105,6 +105,14 @@ def closer_neighbour(trims: np.ndarray, eff_t: np.ndarray, eff_t1: np.ndarray) -
     return np.where(up, trims + 1, trims)
 
 
+def second_closer(thr_a: np.ndarray, thr_b: np.ndarray, target: float) -> np.ndarray:
+    """True where measured threshold ``thr_b`` is closer to ``target`` than ``thr_a`` (a NaN -
+    no measured threshold - is farther than any number)."""
+    da = np.where(np.isfinite(thr_a), np.abs(thr_a - target), np.inf)
+    db = np.where(np.isfinite(thr_b), np.abs(thr_b - target), np.inf)
+    return db < da
+
+
 def bracket_step(low: np.ndarray, eff_low: np.ndarray, eff_high: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Where the pair ``(low, low + 1)`` does not bracket the target, the trim to measure next.

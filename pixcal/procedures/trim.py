@@ -53,17 +53,17 @@ class TrimParams(Params):
     dac_ntrig: int = Field(8, ge=1, le=200, description="injections per VthrComp/Vtrim map")
     vthrcomp_step: int = Field(8, ge=1, le=64, description="VthrComp walk step (DAC)")
     vtrim_step: int = Field(16, ge=1, le=64, description="Vtrim walk step (DAC)")
-    reserve_low: int = Field(10, ge=0, le=100,
+    reserve_low: int = Field(20, ge=0, le=100,
                              description="live pixels per ROC allowed below target at trim 15")
-    reserve_high: int = Field(10, ge=0, le=100,
+    reserve_high: int = Field(20, ge=0, le=100,
                               description="live pixels per ROC allowed above target at trim 0")
-    sar_ntrig: list[int] = Field([8, 16, 32, 48], min_length=4, max_length=4,
+    sar_ntrig: list[int] = Field([8, 16, 32, 32], min_length=4, max_length=4,
                                  description="injections per map for trim bits 8, 4, 2, 1")
-    final_ntrig: int = Field(48, ge=1, le=500, description="injections of the 5th decision")
+    final_ntrig: int = Field(32, ge=1, le=500, description="injections of the 5th decision")
     repair_rounds: int = Field(3, ge=0, le=15,
                                description="maps at most to move pairs that miss the target")
     verify_ntrig: int = Field(16, ge=2, le=500, description="injections of the final S-curves")
-    verify_margin: int = Field(7, ge=3, le=40, description="final S-curves: target +- this")
+    verify_margin: int = Field(6, ge=3, le=40, description="final S-curves: target +- this")
     tolerance_vcal: int = Field(3, ge=1, le=20, description="untrimmable beyond this distance")
     pxar_ntrig: int = Field(8, ge=1, le=200, description="method pxar: injections (pXar: 8)")
 
@@ -84,12 +84,13 @@ class Trim:
                 from pixcal.procedures.trim_pxar import pxar_trim
 
                 extra, live = pxar_trim(ctx, params, ledger)
-                margin, ntrig = 20, params.pxar_ntrig  # pXar's own final S-curves
+                ntrig = params.pxar_ntrig  # pXar's own final S-curves, target +- 20
+                fit, counts, vcal = calib.fit_range(api, ledger, max(params.target_vcal - 20, 0),
+                                                    min(params.target_vcal + 20, 255), ntrig)
             else:
                 extra, live = binary_trim(ctx, params, ledger)
-                margin, ntrig = params.verify_margin, params.verify_ntrig
-            lo, hi = params.target_vcal - margin, params.target_vcal + margin
-            fit, counts, vcal = calib.fit_range(api, ledger, max(lo, 0), min(hi, 255), ntrig)
+                ntrig = params.verify_ntrig
+                fit, counts, vcal = verify_closer(api, params, ledger, live, extra)
         ctx.progress.advance(1)
         return trim_result(api, params, fit, counts, vcal, ntrig, live, ledger, extra)
 
@@ -129,7 +130,7 @@ def binary_trim(ctx: StepContext, p: TrimParams, ledger: calib.Ledger
 
     # per-pixel binary search over the 4 trim bits, then the closer of t and t + 1
     trims = np.zeros(dut.trims.shape, np.int64)
-    decisions = np.zeros((*trims.shape, 5), bool)
+    decisions = np.zeros((*trims.shape, 6), bool)
     for i, (bit, ntrig) in enumerate(zip(ana.SAR_BITS, p.sar_ntrig, strict=True)):
         candidate = trims | bit
         dut.trims[:] = np.where(live, candidate, ana.TRIM_MAX)
@@ -150,13 +151,36 @@ def binary_trim(ctx: StepContext, p: TrimParams, ledger: calib.Ledger
         "decisions": Dataset(decisions, {
             "axes": "roc,col,row,step",
             "meaning": "steps 0-3: the candidate with trim bit 8/4/2/1 fired at the target "
-                       "(bit kept); step 4: moved from t to t + 1 in the final decision"}),
+                       "(bit kept); step 4: moved from t to t + 1 by the efficiencies at the "
+                       "target; step 5: moved up by one more after the S-curves at t and t + 1"}),
         "vthrcomp_search": Dataset(vthr_trace, {"axes": "iteration,roc",
                                                 "meaning": "VthrComp probed"}),
         "vtrim_search": Dataset(255 - vtrim_trace, {"axes": "iteration,roc",
                                                     "meaning": "Vtrim probed"}),
     }
     return extra, live
+
+
+def verify_closer(api, p: TrimParams, ledger: calib.Ledger, live: np.ndarray,
+                  extra: dict[str, Dataset]) -> tuple[sc.SCurveFit, np.ndarray, np.ndarray]:
+    """Step 6: S-curves at the trims ``t`` and ``t + 1`` the search left (target +-
+    ``verify_margin``); each pixel keeps the one whose measured threshold is closer to the
+    target. Returns the S-curves of the kept trims (fit, counts, vcal)."""
+    dut = api.dut
+    low = int(np.clip(p.target_vcal - p.verify_margin, 0, 254))
+    high = int(np.clip(p.target_vcal + p.verify_margin, low + 1, 255))
+    t = dut.trims.astype(np.int64)
+    t1 = np.where(live, np.minimum(t + 1, ana.TRIM_MAX), t)
+    fit_t, counts_t, vcal = calib.fit_range(api, ledger, low, high, p.verify_ntrig)
+    dut.trims[:] = t1
+    fit_t1, counts_t1, _ = calib.fit_range(api, ledger, low, high, p.verify_ntrig)
+    up = live & (t1 > t) & ana.second_closer(fit_t.threshold, fit_t1.threshold, p.target_vcal)
+    dut.trims[:] = np.where(up, t1, t)
+    extra["decisions"].data[..., 5] = up
+    fit = sc.SCurveFit(*(np.where(up, b, a) for a, b in zip(
+        (fit_t.threshold, fit_t.noise, fit_t.status, fit_t.chi2_ndf),
+        (fit_t1.threshold, fit_t1.noise, fit_t1.status, fit_t1.chi2_ndf), strict=True)))
+    return fit, np.where(up[..., None], counts_t1, counts_t), vcal
 
 
 def _repair(api, ledger, p: TrimParams, live, trims, eff_t, eff_t1):
