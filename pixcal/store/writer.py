@@ -119,13 +119,13 @@ class RunWriter:
             commit(self.part, self.path)
             self._grow_reserve()
         except BaseException as exc:
-            self._discard()
+            self.discard()
             if isinstance(exc, OSError | RuntimeError):
                 raise store_error(exc, self.path) from None
             raise
 
-    def _discard(self) -> None:
-        """Remove everything a failed creation left (the run never existed)."""
+    def discard(self) -> None:
+        """Remove the run entirely (a run that never got going: creation failed, say)."""
         self.part.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
         self._reserve.release()
@@ -289,7 +289,14 @@ class RunWriter:
         """
         def change() -> None:
             with self.transaction() as f:
-                f.attrs.update({"status": status, "finished_utc": utc_now(), "error": error})
+                now = utc_now()
+                f.attrs.update({"status": status, "finished_utc": now, "error": error})
+                for grp in f["steps"].values():  # a closed run has no step still running
+                    if grp.attrs["status"] == "running":
+                        grp.attrs.update({
+                            "status": "interrupted" if status == "interrupted" else "failed",
+                            "finished_utc": now,
+                            "error": error or "the run ended before this step finished"})
                 for key, value in attrs.items():
                     f.attrs[key] = value
 
