@@ -300,7 +300,7 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
     procedure = get_procedure(step.procedure)()
     snapshot = copy.deepcopy(api.dut)
     hw0, wall0 = connection.hardware_seconds(), time.monotonic()
-    key = ""
+    key, bar = "", None
     status, error, result = "completed", "", StepResult()
     try:
         with guard.held():
@@ -321,7 +321,8 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
             with guard.shutdown():
                 _finish(writer, key, "interrupted", interrupt_reason(exc), result,
                         connection, hw0, wall0)
-            progress.step_finished(step, "interrupted", None)
+            if bar is not None:  # the progress display knows the step
+                progress.step_finished(step, "interrupted", None)
         raise
     except LINK_ERRORS as exc:
         api.dut = snapshot

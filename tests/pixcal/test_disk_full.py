@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sim_runs import run_steps
 
 import pixcal.runner
 from pixcal.errors import UserError
 from pixcal.store import RunFile
-from sim_runs import run_steps
 
 ROC = "sim://roc?seed=1"
 STEPS = [{"procedure": "alive", "name": "first"}, {"procedure": "alive", "name": "second"}]
