@@ -24,7 +24,9 @@ def parse_host_port(url: str) -> tuple[str, int]:
     try:
         parts = urlsplit(text)
         host, port = parts.hostname, parts.port
-    except ValueError:
+    except ValueError as exc:
+        if "out of range" in str(exc):
+            raise TransportError(f"{url}: the port must be 0..65535") from None
         host, port = None, None
     if not host or port is None:
         raise TransportError(f"{url}: expected socket://HOST:PORT")
