@@ -39,6 +39,8 @@ FORMAT_VERSION = 2
 PIXEL_AXES = "roc,col,row"
 CONVENTION = "pixel arrays are [roc, col, row], 0-based; ROC 52 columns x 80 rows"
 STATUSES = ("running", "completed", "failed", "interrupted", "skipped")
+#: compact groups and attributes (a step's group costs hundreds of bytes, not kilobytes)
+LIBVER = ("v110", "latest")
 #: room kept aside beyond twice the index file, for the last two transactions of a run
 RESERVE_MARGIN = 128 * 1024
 
@@ -106,7 +108,7 @@ class RunWriter:
         self._final = False
         try:
             self._lock = WriterLock(self.data_dir)
-            with h5py.File(self.part, "w") as f:
+            with h5py.File(self.part, "w", libver=LIBVER) as f:
                 f.attrs.update({
                     "format": FORMAT, "format_version": FORMAT_VERSION, "run_id": self.run_id,
                     "created_utc": utc_now(), "finished_utc": "", "status": "running",
@@ -142,7 +144,7 @@ class RunWriter:
         """
         try:
             shutil.copyfile(self.path, self.part)
-            with h5py.File(self.part, "a") as f:
+            with h5py.File(self.part, "a", libver=LIBVER) as f:
                 yield f
             commit(self.part, self.path)
         except BaseException as exc:
@@ -255,7 +257,7 @@ class RunWriter:
         final = self.data_dir / f"{key}.h5"
         part = part_of(final)
         try:
-            with h5py.File(part, "w") as f:
+            with h5py.File(part, "w", libver=LIBVER) as f:
                 f.attrs.update({"format": FORMAT, "run_id": self.run_id, "step": key})
                 for name, ds in datasets.items():
                     _dataset(f, name, ds)
