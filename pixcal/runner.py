@@ -19,21 +19,17 @@ import contextlib
 import copy
 import json
 import logging
-import os
-import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hal.api import Measurement
 from hal.errors import DataError, HalError, RpcError, TransportError
-from pixcal import __version__
-from pixcal.config import ModuleConfig, load_config
-from pixcal.diskspace import check_free_space, run_bytes, step_bytes
+from pixcal.config import ModuleConfig
+from pixcal.diskspace import check_free_space
 from pixcal.dutconfig import from_dut, to_dut
-from pixcal.errors import InputFileError, UserError
+from pixcal.errors import UserError
 from pixcal.plan import Plan, Step
 from pixcal.procedures import get as get_procedure
 from pixcal.procedures.base import (
@@ -43,14 +39,22 @@ from pixcal.procedures.base import (
     StepContext,
     StepResult,
 )
+from pixcal.runstart import (  # noqa: F401 - also this module's public names
+    DEFAULT_TBM,
+    create_results_file,
+    default_config,
+    load_module_config,
+    prepare_out_dir,
+    results_path,
+    space_needed,
+)
 from pixcal.signals import SignalGuard, interrupt_reason
-from pixcal.store import RunFile, RunWriter, StoreError
+from pixcal.store import RunWriter, StoreError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TARGET = "sim://module"
 DEFAULT_OUT = Path("runs")
-DEFAULT_TBM = "tbm08c"
 LINK_ERRORS = (TransportError, RpcError)
 
 
@@ -92,72 +96,6 @@ class StepProgress:
         log.info(text)
 
 
-def default_config(described: dict[str, Any] | None = None) -> ModuleConfig:
-    """A fresh configuration for what the board address describes (a ``sim://`` address names
-    its module), else for the most common DUT: a TBM08c module of 16 psi46digv21respin ROCs,
-    hub 31."""
-    if not described:
-        return ModuleConfig.default(tbm_type=DEFAULT_TBM)
-    cfg = ModuleConfig.default(roc_type=described["roc_type"], tbm_type=described["tbm_type"],
-                               n_rocs=described["n_rocs"], hdi=described["hdi"])
-    if described["tbm_type"]:
-        n_tbms = len(cfg.hub_ids)
-        cfg = cfg.replace(hub_ids=[(described["hub_id"] - k) % 32 for k in range(n_tbms)])
-    return cfg
-
-
-def load_module_config(path: Path | None, described: dict[str, Any] | None = None
-                       ) -> ModuleConfig:
-    """The configuration to start from: a module TOML file, a pXar directory, a previous run's
-    results file (its ``config_out``), or - without a path - :func:`default_config`."""
-    if path is None:
-        return default_config(described)
-    if path.suffix in (".h5", ".hdf5"):
-        try:
-            run = RunFile(path)
-            doc = run.document("config_out") or run.document("config_in")
-        except ValueError as exc:
-            raise InputFileError(path, str(exc).removeprefix(f"{path}: ")) from None
-        if doc is None:
-            raise InputFileError(path, "the run file holds no module configuration")
-        try:
-            return ModuleConfig.from_json(json.dumps(doc))
-        except ValueError as exc:
-            raise InputFileError(path, f"config_out: {exc}") from None
-    return load_config(path)
-
-
-def results_path(out_dir: Path, module_id: str, plan: str) -> Path:
-    """``<out>/<module-id>_<plan>_<UTC time>.h5`` with unsafe characters replaced."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{module_id}_{plan}_{stamp}")
-    path = out_dir / f"{safe}.h5"
-    n = 1
-    while path.exists():
-        path = out_dir / f"{safe}-{n}.h5"
-        n += 1
-    return path
-
-
-def prepare_out_dir(out_dir: Path) -> None:
-    """Check that the results can be written to ``out_dir`` (before touching hardware).
-
-    Nothing is created: the folder is made only when the run's file is, so a run that stops
-    earlier (a bad configuration, say) leaves no empty folder behind.
-    """
-    probe_dir = out_dir
-    while not probe_dir.exists() and probe_dir != probe_dir.parent:
-        probe_dir = probe_dir.parent
-    try:
-        if not probe_dir.is_dir():
-            raise NotADirectoryError(20, "not a folder")
-        probe = probe_dir / f".pixcal-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"{out_dir}: cannot write results there ({exc.strerror or exc})") from None
-
-
 def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None = None
              ) -> RunOutcome:
     """Run ``request.plan`` on an open connection (``pixcal.connect.Connection``).
@@ -181,9 +119,9 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
         if cfg.module_id != module_id:
             cfg = cfg.replace(module_id=module_id)
         prepare_out_dir(request.out_dir)
-        check_free_space(request.out_dir, _space_needed(request.plan, cfg))
+        check_free_space(request.out_dir, space_needed(request.plan, cfg))
         guard.hold()  # from the file's creation to the steps: signals wait (handled below)
-        writer = _create_file(request, cfg, module_id, connection)
+        writer = create_results_file(request, cfg, module_id, connection)
     except BaseException:
         connection.close()
         raise
@@ -214,47 +152,10 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
     return outcome
 
 
-def _space_needed(plan: Plan, cfg: ModuleConfig) -> int:
-    steps = [step_bytes(get_procedure(s.procedure), s.params, cfg.n_rocs) for s in plan.steps]
-    return run_bytes(steps, len(cfg.to_json()))
-
-
-def _create_file(request: RunRequest, cfg: ModuleConfig, module_id: str, connection: Any
-                 ) -> RunWriter:
-    """The results file with its header, plan and ``config_in`` - all of it or nothing (the
-    output folder too is removed again if this made it)."""
-    made = [p for p in (request.out_dir, *request.out_dir.parents) if not p.exists()]
-    try:
-        request.out_dir.mkdir(parents=True, exist_ok=True)
-        path = results_path(request.out_dir, module_id, request.plan.name)
-        writer = RunWriter(path, {
-            "software_version": __version__, "module_id": module_id,
-            "operator": request.operator, "site": request.site, "plan": request.plan.name,
-            "target": request.target, "sim_seed": connection.sim_seed,
-        })
-        try:
-            writer.write_json("plan", request.plan.as_document())
-            writer.write_config("config_in", json.loads(cfg.to_json()), _arrays(cfg))
-        except BaseException:
-            writer.discard()
-            raise
-    except (OSError, StoreError) as exc:
-        for folder in made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        reason = str(exc) if isinstance(exc, StoreError) else exc.strerror or str(exc)
-        raise UserError(f"{request.out_dir}: cannot create the results file ({reason})") from None
-    return writer
-
-
 def _check_dut_kind(plan: Plan, cfg: ModuleConfig) -> None:
     kind = "module" if cfg.tbm_type else "roc"
     if plan.dut not in ("any", kind):
         raise UserError(f"plan {plan.name!r} is for a {plan.dut}, the configuration is a {kind}")
-
-
-def _arrays(cfg: ModuleConfig) -> dict[str, Any]:
-    return {"trims": cfg.trims, "masks": cfg.masks}
 
 
 def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,

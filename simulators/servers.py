@@ -81,7 +81,8 @@ class _ServerThread:
                 return
             newcomers = others is not None and any(
                 key.fileobj not in (client, self._wake_r) for key, _ in events)
-            if client is None or any(key.fileobj is client for key, _ in events):
+            from_client = client is None or any(key.fileobj is client for key, _ in events)
+            if from_client:
                 data = receive()  # first: a client that left makes room for the newcomer
                 if data is not None and not data:
                     return
@@ -90,7 +91,7 @@ class _ServerThread:
                     reply = self.target.feed(data)
                     if reply:
                         send(reply)
-            if newcomers:
+            if newcomers and not from_client:  # the client's input (perhaps its goodbye) first
                 others()
 
     def close(self) -> None:

@@ -100,7 +100,7 @@ class Bridge:
                     messages = [m.raw for m in framer.feed(data) if m.kind in (CMD, DATA)]
                     if messages:
                         self.board.write(b"".join(messages))
-                if self._listener in ready:
+                if self._listener in ready and conn not in ready:  # its goodbye first
                     self.clients_refused += refuse_waiting(self._listener, peer, since)
         except OSError as exc:
             log.info("bridge %s: client lost (%s)", self.url, exc)

@@ -5,23 +5,13 @@ from __future__ import annotations
 import socket
 
 import pytest
-
-from pixcal.cli import main
+from cli_errors import one_line_exit_2
 
 
 @pytest.fixture
 def busy_port():
     with socket.create_server(("127.0.0.1", 0)) as sock:
         yield sock.getsockname()[1]
-
-
-def one_line_exit_2(argv: list[str], capsys) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 @pytest.mark.parametrize(("where", "expected"), [

@@ -4,21 +4,13 @@ a line is known, exit 2, nothing written - and no input that costs quadratic tim
 from __future__ import annotations
 
 import pytest
+from cli_errors import one_line_exit_2
 
 from pixcal.cli import main
 
 pytestmark = pytest.mark.timeout(120)
 
 STEP = '[[steps]]\nprocedure = "alive"\n'
-
-
-def one_line_exit_2(argv: list[str], capsys) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 def deep(n: int) -> str:
