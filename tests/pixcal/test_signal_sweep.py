@@ -8,12 +8,14 @@ processes (``pixcal run``) checks the same from outside.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sim_runs import run_steps
 
@@ -125,3 +127,46 @@ def test_signal_just_after_the_file_appears(tmp_path, signum, delay):
     assert RunFile(path).document("config_in") is not None
     assert not list(out.rglob("*.part"))
     assert signal.Signals(signum).name in head["error"] or "Ctrl-C" in head["error"]
+
+
+class KillAtLine(SignalAtLine):
+    """SIGKILL at the ``at``-th watched line: the process dies on the spot."""
+
+    def _line(self, frame, event, arg):
+        if event == "line":
+            self.count += 1
+            if self.count == self.at:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self._line
+
+
+def test_sigkill_at_every_instant_leaves_the_finished_steps_of_a_clean_run(tmp_path):
+    counter = SignalAtLine(None)
+    clean, _ = run_with(counter, tmp_path / "clean")
+    clean_file = RunFile(clean.path)
+    points = range(1, counter.count, max(1, counter.count // 15))
+    seen = set()
+    for at in points:
+        out = tmp_path / f"kill{at}"
+        pid = os.fork()
+        if pid == 0:  # the child runs until the kill
+            try:
+                run_with(KillAtLine(at), out)
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        files = list(out.glob("*.h5"))
+        if not files:  # killed before the file existed
+            seen.add("no file")
+            continue
+        rf = RunFile(files[0])
+        seen.add(rf.header()["status"])
+        for s in rf.steps():
+            assert s.status in ("running", "completed")
+            if s.status == "completed":
+                np.testing.assert_array_equal(rf.dataset(s.key, "alive"),
+                                              clean_file.dataset(s.key, "alive"))
+            else:
+                assert not s.datasets
+    assert {"no file", "running"} <= seen, seen
