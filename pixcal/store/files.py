@@ -66,6 +66,26 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def write_file(path: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to a new file ``path`` and fsync it; on failure nothing stays behind.
+
+    HDF5 content is built in memory and written with this, so that a full disk shows up as a
+    plain OSError here, never as an HDF5 file half-closed inside the library (which would keep
+    the space of a deleted ``.part`` until the process ends).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+
+
 def commit(tmp: Path, final: Path) -> None:
     """Make ``tmp`` durable and atomically rename it to ``final``."""
     fsync_path(tmp)

@@ -1,17 +1,20 @@
 """Writing a run's results (layout and crash-safety argument in docs/hdf5-layout.md).
 
 The index file ``NAME.h5`` is small (header, plan, configurations, the attributes of every step):
-each change to it is a *transaction* that copies it to ``NAME.h5.part``, changes the copy, fsyncs
-and renames it over the original. A step's arrays - the bulk of a run - go into their own file
-``NAME.h5.d/NNN_<step>.h5``, written once (aside, fsynced, renamed) before the transaction that
-marks the step finished links them into ``/steps/NNN_<step>`` with HDF5 external links. Storing
-a step therefore costs its own data plus one copy of the small index, however large the run has
+each change to it is a *transaction* that changes a copy of it in memory, writes that to
+``NAME.h5.part``, fsyncs and renames it over the original. A step's arrays - the bulk of a run -
+go into their own file ``NAME.h5.d/NNN_<step>.h5``, built in memory and written once (aside,
+fsynced, renamed) before the transaction that marks the step finished links them into
+``/steps/NNN_<step>`` with HDF5 external links. HDF5 itself never writes to disk, so a full disk
+is a plain OSError of our own write, never a file half-closed inside the library. Storing a step
+therefore costs its own data plus one copy of the small index, however large the run has
 grown, and needs free disk of about one step, not of the whole file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import shutil
 import uuid
@@ -32,6 +35,7 @@ from pixcal.store.files import (
     data_dir,
     part_of,
     store_error,
+    write_file,
 )
 
 FORMAT = "pixcal-run"
@@ -108,7 +112,8 @@ class RunWriter:
         self._final = False
         try:
             self._lock = WriterLock(self.data_dir)
-            with h5py.File(self.part, "w", libver=LIBVER) as f:
+            image = io.BytesIO()
+            with h5py.File(image, "w", libver=LIBVER) as f:
                 f.attrs.update({
                     "format": FORMAT, "format_version": FORMAT_VERSION, "run_id": self.run_id,
                     "created_utc": utc_now(), "finished_utc": "", "status": "running",
@@ -118,6 +123,7 @@ class RunWriter:
                     f.attrs[key] = "" if value is None else value
                 f.create_group("steps")
                 f.create_group("monitor")
+            write_file(self.part, image.getbuffer())
             commit(self.part, self.path)
             self._grow_reserve()
         except BaseException as exc:
@@ -143,9 +149,10 @@ class RunWriter:
         the index file then keeps its previous content and no ``.part`` is left.
         """
         try:
-            shutil.copyfile(self.path, self.part)
-            with h5py.File(self.part, "a", libver=LIBVER) as f:
+            image = io.BytesIO(self.path.read_bytes())  # the index is small: changed in memory
+            with h5py.File(image, "a", libver=LIBVER) as f:
                 yield f
+            write_file(self.part, image.getbuffer())
             commit(self.part, self.path)
         except BaseException as exc:
             self.part.unlink(missing_ok=True)
@@ -257,10 +264,12 @@ class RunWriter:
         final = self.data_dir / f"{key}.h5"
         part = part_of(final)
         try:
-            with h5py.File(part, "w", libver=LIBVER) as f:
+            image = io.BytesIO()  # built in memory (compressed), then written in one go
+            with h5py.File(image, "w", libver=LIBVER) as f:
                 f.attrs.update({"format": FORMAT, "run_id": self.run_id, "step": key})
                 for name, ds in datasets.items():
                     _dataset(f, name, ds)
+            write_file(part, image.getbuffer())
             commit(part, final)
         except BaseException as exc:
             part.unlink(missing_ok=True)
