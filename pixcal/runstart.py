@@ -89,12 +89,13 @@ def prepare_out_dir(out_dir: Path) -> None:
 
 
 def space_needed(plan: Plan, cfg: ModuleConfig) -> int:
+    """Bytes of free disk the run of ``plan`` on ``cfg`` needs (see :mod:`pixcal.diskspace`)."""
     steps = [step_bytes(get_procedure(s.procedure), s.params, cfg.n_rocs) for s in plan.steps]
     return run_bytes(steps, len(cfg.to_json()))
 
 
-def create_results_file(request: Any, cfg: ModuleConfig, module_id: str, connection: Any
-                 ) -> RunWriter:
+def create_results_file(request: Any, cfg: ModuleConfig, module_id: str,
+                        connection: Any) -> RunWriter:
     """The results file with its header, plan and ``config_in`` - all of it or nothing (the
     output folder too is removed again if this made it)."""
     made = [p for p in (request.out_dir, *request.out_dir.parents) if not p.exists()]
@@ -122,4 +123,5 @@ def create_results_file(request: Any, cfg: ModuleConfig, module_id: str, connect
 
 
 def config_arrays(cfg: ModuleConfig) -> dict[str, Any]:
+    """The arrays stored with a configuration (trims, masks)."""
     return {"trims": cfg.trims, "masks": cfg.masks}
