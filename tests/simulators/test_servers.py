@@ -117,22 +117,19 @@ def test_twelve_clients_at_once_one_served_eleven_refused():
             rpc = RpcClient(open_transport(srv.url), timeout=5.0)
             try:
                 results.append(rpc.call("_GetIA$S"))
-                time.sleep(1.5)  # keep the board while the others try
+                time.sleep(2.5)  # keep the board while the others try
             except BoardBusy as exc:
                 results.append(exc)
             finally:
                 rpc.transport.close()
 
-        t0 = time.monotonic()
         threads = [threading.Thread(target=client) for _ in range(12)]
         for t in threads:
             t.start()
-        deadline = t0 + 1.0
-        while sum(isinstance(r, BoardBusy) for r in results) < 11 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        refused = sum(isinstance(r, BoardBusy) for r in results)
         for t in threads:
             t.join()
+        # BoardBusy, not RpcTimeout: told at once, while the first one still held the board
+        refused = sum(isinstance(r, BoardBusy) for r in results)
         assert refused == 11 and results.count((1234,)) == 1
 
 
