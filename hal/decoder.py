@@ -121,7 +121,8 @@ class StreamDecoder:
         self._state[S_LAST_EVID] = -1
         self._rb_state = np.zeros((len(ids), 3), np.int64)
         self._rb_state[:, 2] = 1  # the first cycle is dirty
-        self._rest = np.empty(0, np.uint16)
+        self._pending: list[np.ndarray] = []  # the unfinished event, in the pieces it came
+        self._pending_n = 0
 
     @property
     def stats(self) -> DecoderStats:
@@ -131,24 +132,39 @@ class StreamDecoder:
     @property
     def pending_words(self) -> int:
         """Words of the unfinished event kept for the next :meth:`feed`."""
-        return len(self._rest)
+        return self._pending_n
 
     def feed(self, words: np.ndarray) -> Decoded:
-        """Decode all events completed by ``words`` (uint16 [n], the next words of the channel).
+        """Decode all events completed by ``words`` (the next 16-bit words of the channel).
 
-        Returns the completed events in stream order; the trailing unfinished event is kept.
+        ``words`` is a 1-D array of an integer type whose values are 0..0xFFFF (uint16 as the
+        DAQ delivers them; wider integer types are accepted when every value fits). Returns the
+        completed events in stream order; the trailing unfinished event is kept. Words that
+        cannot end an event are only kept, not scanned again, so feeding an event in pieces
+        costs time linear in its length.
+
+        Raises
+        ------
+        TypeError
+            ``words`` is not an integer array (floats, bools, objects, strings).
+        ValueError
+            Not 1-D, or a value outside 0..0xFFFF.
         """
-        words = np.asarray(words)
-        if words.ndim != 1:
-            raise ValueError(f"words must be a 1-D array, not shape {words.shape}")
-        words = words.astype(np.uint16, copy=False)
+        words = _as_words(words)
         self._counts[STAT_INDEX["words"]] += len(words)
-        buf = np.concatenate([self._rest, words]) if len(self._rest) else words
+        if not len(words):
+            return Decoded.empty()
+        if not _may_close(words, self.deser, self._pending_n):
+            self._pending.append(words.copy())
+            self._pending_n += len(words)
+            return Decoded.empty()
+        buf = np.concatenate([*self._pending, words]) if self._pending else words
         return self._run(buf, final=False)
 
     def finish(self) -> Decoded:
         """Decode what is left (an event without its end is flagged ``stop_marker``)."""
-        buf, self._rest = self._rest, np.empty(0, np.uint16)
+        buf = np.concatenate(self._pending) if self._pending else np.empty(0, np.uint16)
+        self._pending, self._pending_n = [], 0
         return self._run(buf, final=True)
 
     def _run(self, buf: np.ndarray, final: bool) -> Decoded:
@@ -160,7 +176,8 @@ class StreamDecoder:
             buf, bounds, self.deser, self.roc_ids, self._mode, self.filler, self._counts,
             self._state, self._rb_state, events, hits, rb,
         )
-        self._rest = buf[consumed:].copy()
+        rest = buf[consumed:].copy()
+        self._pending, self._pending_n = ([rest] if len(rest) else []), len(rest)
         events["channel"] = self.channel
         if n_rb:
             rb = rb[:n_rb]
@@ -169,3 +186,31 @@ class StreamDecoder:
         # a mostly empty hit buffer is copied, so that keeping the result does not keep it alive
         hits = hits[:n_hits].copy() if 2 * n_hits < len(hits) else hits[:n_hits]
         return Decoded(events, hits)
+
+
+def _as_words(words: object) -> np.ndarray:
+    """``words`` as uint16 [n], refusing what is not a 1-D array of 16-bit word values."""
+    arr = np.asarray(words)
+    if arr.ndim != 1:
+        raise ValueError(f"words must be a 1-D array, not shape {arr.shape}")
+    if arr.dtype == np.uint16:
+        return arr
+    if arr.dtype.kind not in "iu":
+        if arr.size == 0 and arr.dtype.kind == "f":  # np.asarray([]) is float64
+            return np.empty(0, np.uint16)
+        raise TypeError(f"words must be integers (16-bit data words), not {arr.dtype}")
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 0xFFFF):
+        bad = arr[(arr < 0) | (arr > 0xFFFF)][0]
+        raise ValueError(f"words must be 0..0xFFFF; got {int(bad):#x}")
+    return arr.astype(np.uint16)
+
+
+def _may_close(words: np.ndarray, deser: int, pending: int) -> bool:
+    """Whether ``words``, following ``pending`` words of an unfinished event, can close an
+    event (a marker word, or the event reaching its maximum length)."""
+    if pending + len(words) >= df.MAX_EVENT_WORDS:
+        return True
+    if deser == 160:
+        return bool(np.any(words & (df.START_MARKER | df.END_MARKER)))
+    q = words >> df.QUALIFIER_SHIFT
+    return bool(np.any((q == df.Q400["tbm_header1"]) | (q == df.Q400["tbm_trailer2"])))

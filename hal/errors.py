@@ -31,6 +31,10 @@ class TransportError(HalError):
     """The byte link failed: cannot open, closed by the peer, or a write failed."""
 
 
+class BoardBusy(TransportError):
+    """The board (a server standing in for it) serves another client; the message says whom."""
+
+
 class TransportTimeout(TransportError):
     """Fewer bytes than requested arrived within the timeout."""
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from hal.errors import (
+    BoardBusy,
     IncompatibleFirmware,
     RegisterRangeError,
     RpcError,
@@ -511,6 +512,8 @@ class RpcClient:
     def _write(self, data: bytes, what: str) -> None:
         try:
             self.transport.write(data)
+        except BoardBusy:
+            raise
         except TransportError as exc:
             self._resync_needed = True
             raise TransportError(f"{what}: {exc}") from None
@@ -524,6 +527,8 @@ class RpcClient:
 
         try:
             return decode_reply(sig, self._ids[sig.name_sig], read_exact)
+        except BoardBusy:
+            raise
         except TransportError as exc:  # timeout or a link that went away mid-call
             self._resync_needed = True
             why = f"within {timeout:g} s" if isinstance(exc, TransportTimeout) else "(link lost)"
@@ -614,6 +619,8 @@ class RpcClient:
                     continue
                 remaining = max(deadline - time.monotonic(), 0.0)
                 window = window[1:] + self.transport.read(1, remaining)
+        except BoardBusy:
+            raise
         except TransportError as exc:
             raise RpcTimeout(
                 f"board not responding: resync (GetRpcVersion) got no answer within "

@@ -59,7 +59,8 @@ def open_board(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Board:
         rpc.check_compatibility()
     except HalError as exc:
         transport.close()
-        raise type(exc)(f"{url}: {exc}") from None
+        message = str(exc)
+        raise type(exc)(message if message.startswith(url) else f"{url}: {message}") from None
     return Board(rpc)
 
 

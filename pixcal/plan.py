@@ -24,7 +24,6 @@ and the field::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,10 +33,13 @@ from pydantic import ValidationError
 
 from pixcal import procedures
 from pixcal.errors import InputFileError
+from pixcal.tomltext import key_lines, line_of, loads, read_text
 
 STEP_KEYS = {"procedure", "name", "continue_on_error"}
 PLAN_KEYS = {"name", "description", "dut", "continue_on_error", "defaults", "steps"}
 DUT_KINDS = ("module", "roc", "any")
+#: a plan is a few kB; anything above this is refused before it is parsed
+MAX_PLAN_BYTES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -104,60 +106,63 @@ def resolve_plan_path(name_or_path: str) -> Path:
 
 
 def load_plan(path: str | Path) -> Plan:
-    """Read and validate a plan; InputFileError names file, step and field on any problem."""
+    """Read and validate a plan; InputFileError (``FILE:LINE: ...``) names the step and field
+    on any problem. Files larger than :data:`MAX_PLAN_BYTES` or not UTF-8 are refused."""
     path = resolve_plan_path(str(path))
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(path, f"not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read: {exc.strerror}") from None
-    return parse_plan(data, str(path))
+    text = read_text(path, MAX_PLAN_BYTES, "test plan")
+    return parse_plan(loads(text, path), str(path), key_lines(text))
 
 
-def parse_plan(data: dict[str, Any], source: str = "<plan>") -> Plan:
-    """Validate plan data already read from TOML."""
+def parse_plan(data: dict[str, Any], source: str = "<plan>",
+               lines: dict[tuple[Any, ...], int] | None = None) -> Plan:
+    """Validate plan data already read from TOML (``lines``: :func:`pixcal.tomltext.key_lines`
+    of its text, so that errors name the line)."""
+    def fail(message: str, *key: Any) -> InputFileError:
+        return InputFileError(source, message, line_of(lines, *key))
+
     unknown = set(data) - PLAN_KEYS
     if unknown:
-        raise InputFileError(source, f"unknown plan key(s): {', '.join(sorted(unknown))} "
-                                     f"(allowed: {', '.join(sorted(PLAN_KEYS))})")
-    name = _text(data, "name", source, default=Path(source).stem)
-    dut = _text(data, "dut", source, default="any")
+        first = sorted(unknown)[0]
+        raise fail(f"unknown plan key(s): {', '.join(sorted(unknown))} "
+                   f"(allowed: {', '.join(sorted(PLAN_KEYS))})", first)
+    name = _text(data, "name", fail, default=Path(source).stem)
+    dut = _text(data, "dut", fail, default="any")
     if dut not in DUT_KINDS:
-        raise InputFileError(source, f"dut: {dut!r} is not one of {', '.join(DUT_KINDS)}")
+        raise fail(f"dut: {dut!r} is not one of {', '.join(DUT_KINDS)}", "dut")
     default_coe = data.get("continue_on_error", False)
     if not isinstance(default_coe, bool):
-        raise InputFileError(source, "continue_on_error: must be true or false")
+        raise fail("continue_on_error: must be true or false", "continue_on_error")
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
-        raise InputFileError(source, "defaults: must be a table of parameter = value")
+        raise fail("defaults: must be a table of parameter = value", "defaults")
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise InputFileError(source, "a plan needs at least one [[steps]] entry")
+        raise fail("a plan needs at least one [[steps]] entry", "steps")
     steps = tuple(
-        _step(i, raw, defaults, default_coe, source) for i, raw in enumerate(raw_steps)
+        _step(i, raw, defaults, default_coe, fail) for i, raw in enumerate(raw_steps)
     )
-    _check_defaults_used(defaults, steps, source)
-    return Plan(name, _text(data, "description", source, default=""), dut, steps, source)
+    _check_defaults_used(defaults, steps, fail)
+    return Plan(name, _text(data, "description", fail, default=""), dut, steps, source)
 
 
-def _text(data: dict[str, Any], key: str, source: str, default: str) -> str:
+def _text(data: dict[str, Any], key: str, fail: Any, default: str) -> str:
     value = data.get(key, default)
     if not isinstance(value, str):
-        raise InputFileError(source, f"{key}: must be a string")
+        raise fail(f"{key}: must be a string", key)
     return value
 
 
-def _step(index: int, raw: Any, defaults: dict[str, Any], default_coe: bool, source: str) -> Step:
+def _step(index: int, raw: Any, defaults: dict[str, Any], default_coe: bool, fail: Any) -> Step:
     where = f"step {index + 1}"
+    at = ("steps", index)
     if not isinstance(raw, dict):
-        raise InputFileError(source, f"{where}: must be a table")
+        raise fail(f"{where}: must be a table", *at)
     proc_name = raw.get("procedure")
     if not isinstance(proc_name, str):
-        raise InputFileError(source, f"{where}: missing 'procedure = \"...\"'")
+        raise fail(f"{where}: missing 'procedure = \"...\"'", *at)
     if proc_name not in procedures.REGISTRY:
-        raise InputFileError(source, f"{where}: unknown procedure {proc_name!r} "
-                                     f"(known: {', '.join(procedures.names())})")
+        raise fail(f"{where}: unknown procedure {proc_name!r} "
+                   f"(known: {', '.join(procedures.names())})", *at, "procedure")
     where = f"step {index + 1} ({proc_name})"
     params_model = procedures.get(proc_name).Params
     fields = params_model.model_fields
@@ -168,21 +173,25 @@ def _step(index: int, raw: Any, defaults: dict[str, Any], default_coe: bool, sou
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "parameters"
+        key = str(err["loc"][0]) if err["loc"] else ""
         if err["type"] == "extra_forbidden":
             msg = f"unknown parameter {field!r} (known: {', '.join(fields)})"
         else:
             msg = f"{field}: {err['msg']} (got {err.get('input')!r})"
-        raise InputFileError(source, f"{where}: {msg}") from None
+        if key in raw or key not in defaults:
+            raise fail(f"{where}: {msg}", *at, key) from None
+        raise fail(f"{where}: {msg}", "defaults", key) from None
     label = raw.get("name", proc_name)
     coe = raw.get("continue_on_error", default_coe)
     if not isinstance(label, str) or not label.isidentifier():
-        raise InputFileError(source, f"{where}: name must be an identifier, got {label!r}")
+        raise fail(f"{where}: name must be an identifier, got {label!r}", *at, "name")
     if not isinstance(coe, bool):
-        raise InputFileError(source, f"{where}: continue_on_error must be true or false")
+        raise fail(f"{where}: continue_on_error must be true or false", *at,
+                   "continue_on_error")
     return Step(index, proc_name, label, params, coe)
 
 
-def _check_defaults_used(defaults: dict[str, Any], steps: tuple[Step, ...], source: str) -> None:
+def _check_defaults_used(defaults: dict[str, Any], steps: tuple[Step, ...], fail: Any) -> None:
     for key in defaults:
         if not any(key in procedures.get(s.procedure).Params.model_fields for s in steps):
-            raise InputFileError(source, f"defaults: {key!r} is not a parameter of any step")
+            raise fail(f"defaults: {key!r} is not a parameter of any step", "defaults", key)

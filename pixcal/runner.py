@@ -19,21 +19,17 @@ import contextlib
 import copy
 import json
 import logging
-import re
-import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hal.api import Measurement
 from hal.errors import DataError, HalError, RpcError, TransportError
-from pixcal import __version__
-from pixcal.config import ModuleConfig, load_config
+from pixcal.config import ModuleConfig
+from pixcal.diskspace import check_free_space
 from pixcal.dutconfig import from_dut, to_dut
-from pixcal.errors import InputFileError, UserError
+from pixcal.errors import UserError
 from pixcal.plan import Plan, Step
 from pixcal.procedures import get as get_procedure
 from pixcal.procedures.base import (
@@ -43,14 +39,22 @@ from pixcal.procedures.base import (
     StepContext,
     StepResult,
 )
-from pixcal.store import RunFile, RunWriter
+from pixcal.runstart import (  # noqa: F401 - also this module's public names
+    DEFAULT_TBM,
+    create_results_file,
+    default_config,
+    load_module_config,
+    prepare_out_dir,
+    results_path,
+    space_needed,
+)
+from pixcal.signals import SignalGuard, interrupt_reason
+from pixcal.store import RunWriter, StoreError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TARGET = "sim://module"
 DEFAULT_OUT = Path("runs")
-DEFAULT_TBM = "tbm08c"
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LINK_ERRORS = (TransportError, RpcError)
 
 
@@ -92,72 +96,21 @@ class StepProgress:
         log.info(text)
 
 
-def default_config(described: dict[str, Any] | None = None) -> ModuleConfig:
-    """A fresh configuration for what the board address describes (a ``sim://`` address names
-    its module), else for the most common DUT: a TBM08c module of 16 psi46digv21respin ROCs,
-    hub 31."""
-    if not described:
-        return ModuleConfig.default(tbm_type=DEFAULT_TBM)
-    cfg = ModuleConfig.default(roc_type=described["roc_type"], tbm_type=described["tbm_type"],
-                               n_rocs=described["n_rocs"], hdi=described["hdi"])
-    if described["tbm_type"]:
-        n_tbms = len(cfg.hub_ids)
-        cfg = cfg.replace(hub_ids=[(described["hub_id"] - k) % 32 for k in range(n_tbms)])
-    return cfg
-
-
-def load_module_config(path: Path | None, described: dict[str, Any] | None = None
-                       ) -> ModuleConfig:
-    """The configuration to start from: a module TOML file, a pXar directory, a previous run's
-    results file (its ``config_out``), or - without a path - :func:`default_config`."""
-    if path is None:
-        return default_config(described)
-    if path.suffix in (".h5", ".hdf5"):
-        try:
-            run = RunFile(path)
-            doc = run.document("config_out") or run.document("config_in")
-        except ValueError as exc:
-            raise InputFileError(path, str(exc).removeprefix(f"{path}: ")) from None
-        if doc is None:
-            raise InputFileError(path, "the run file holds no module configuration")
-        try:
-            return ModuleConfig.from_json(json.dumps(doc))
-        except ValueError as exc:
-            raise InputFileError(path, f"config_out: {exc}") from None
-    return load_config(path)
-
-
-def results_path(out_dir: Path, module_id: str, plan: str) -> Path:
-    """``<out>/<module-id>_<plan>_<UTC time>.h5`` with unsafe characters replaced."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{module_id}_{plan}_{stamp}")
-    path = out_dir / f"{safe}.h5"
-    n = 1
-    while path.exists():
-        path = out_dir / f"{safe}-{n}.h5"
-        n += 1
-    return path
-
-
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create the output folder, or fail with a clear message (before touching hardware)."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".pixcal-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"{out_dir}: cannot write results there ({exc.strerror or exc})") from None
-
-
 def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None = None
              ) -> RunOutcome:
     """Run ``request.plan`` on an open connection (``pixcal.connect.Connection``).
 
     The connection is closed at the end. Returns the outcome; raises only for problems found
-    before the results file exists (bad configuration, output folder not writable).
+    before the results file exists (bad configuration, output folder not writable, too little
+    free disk space, a stop signal) - and then nothing is left on disk.
     """
     progress = progress or StepProgress()
+    with SignalGuard().installed() as guard:
+        return _run_guarded(request, connection, progress, guard)
+
+
+def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
+                 guard: SignalGuard) -> RunOutcome:
     board = connection.board
     try:
         cfg = load_module_config(request.config, connection.described_dut())
@@ -166,36 +119,36 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
         if cfg.module_id != module_id:
             cfg = cfg.replace(module_id=module_id)
         prepare_out_dir(request.out_dir)
-        path = results_path(request.out_dir, module_id, request.plan.name)
-        writer = RunWriter(path, {
-            "software_version": __version__, "module_id": module_id,
-            "operator": request.operator, "site": request.site, "plan": request.plan.name,
-            "target": request.target, "sim_seed": connection.sim_seed,
-        })
+        check_free_space(request.out_dir, space_needed(request.plan, cfg))
+        guard.hold()  # from the file's creation to the steps: signals wait (handled below)
+        writer = create_results_file(request, cfg, module_id, connection)
     except BaseException:
         connection.close()
         raise
-    writer.write_json("plan", request.plan.as_document())
-    writer.write_config("config_in", json.loads(cfg.to_json()), _arrays(cfg))
-    outcome = RunOutcome(path, "running")
+    outcome = RunOutcome(writer.path, "running")
     api = Measurement(board, to_dut(cfg))
+    t_start = time.monotonic()
     try:
-        with _signals_as_interrupt():
-            progress.message(f"results: {path}")
-            api.setup()
-            ia, id_ = api.power_on()
-            progress.message(f"module powered: IA {ia * 1e3:.1f} mA, ID {id_ * 1e3:.1f} mA")
-            _run_steps(request.plan, api, writer, connection, progress, outcome)
-    except KeyboardInterrupt:
-        outcome.status, outcome.error = "interrupted", "interrupted by the operator"
+        guard.release()  # a signal that came while the file was made interrupts here
+        progress.message(f"results: {writer.path}")
+        api.setup()
+        ia, id_ = api.power_on()
+        progress.message(f"module powered: IA {ia * 1e3:.1f} mA, ID {id_ * 1e3:.1f} mA")
+        _run_steps(request.plan, api, writer, connection, progress, outcome, guard)
+    except KeyboardInterrupt as exc:
+        outcome.status, outcome.error = "interrupted", interrupt_reason(exc)
+    except StoreError as exc:
+        outcome.status, outcome.error = "failed", str(exc)
     except (HalError, DataError) as exc:
         outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # a bug: still leave a safe module and an honest file
         outcome.status, outcome.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         log.exception("run aborted")
     finally:
-        with _signals_held():
-            _backstop(api, connection, writer, cfg, outcome, progress)
+        with guard.shutdown():
+            _backstop(api, connection, writer, cfg, outcome, progress, t_start)
+        if guard.pending:
+            log.warning("signal received while shutting down safely; the run was closed first")
     return outcome
 
 
@@ -205,19 +158,16 @@ def _check_dut_kind(plan: Plan, cfg: ModuleConfig) -> None:
         raise UserError(f"plan {plan.name!r} is for a {plan.dut}, the configuration is a {kind}")
 
 
-def _arrays(cfg: ModuleConfig) -> dict[str, Any]:
-    return {"trims": cfg.trims, "masks": cfg.masks}
-
-
 def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
-               progress: StepProgress, outcome: RunOutcome) -> None:
+               progress: StepProgress, outcome: RunOutcome, guard: SignalGuard) -> None:
     stop_reason = ""
     try:
         for step in plan.steps:
             if stop_reason:
-                _skip(writer, step, stop_reason, outcome)
+                with guard.held():
+                    _skip(writer, step, stop_reason, outcome)
                 continue
-            status = _run_step(step, api, writer, connection, progress, outcome)
+            status = _run_step(step, api, writer, connection, progress, outcome, guard)
             outcome.steps.append((step.name, status))
             if status == "failed":
                 outcome.status = "failed"
@@ -225,9 +175,10 @@ def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
                 if not step.continue_on_error:
                     stop_reason = f"step {step.index + 1} ({step.name}) failed"
     except BaseException:
-        for step in plan.steps:  # whatever comes after an abort is recorded as skipped
-            with contextlib.suppress(Exception):
-                _skip(writer, step, "the run was aborted", outcome)
+        with guard.shutdown():  # whatever comes after an abort is recorded as skipped
+            for step in plan.steps:
+                with contextlib.suppress(Exception):
+                    _skip(writer, step, "the run was aborted", outcome)
         raise
     if outcome.status == "running":
         outcome.status = "completed"
@@ -238,19 +189,24 @@ def _skip(writer: RunWriter, step: Step, reason: str, outcome: RunOutcome) -> No
     if any(name == step.name for name, _ in outcome.steps) or step.index in outcome.started:
         return
     key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
+    outcome.started.add(step.index)
     writer.finish_step(key, "skipped", error=reason)
     outcome.steps.append((step.name, "skipped"))
 
 
 def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
-              progress: StepProgress, outcome: RunOutcome) -> str:
+              progress: StepProgress, outcome: RunOutcome, guard: SignalGuard) -> str:
+    """One step; its start and its end are each one change of the file that no signal splits
+    (a signal in between interrupts the step, which is then stored ``interrupted``)."""
     procedure = get_procedure(step.procedure)()
     snapshot = copy.deepcopy(api.dut)
     hw0, wall0 = connection.hardware_seconds(), time.monotonic()
-    key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
-    outcome.started.add(step.index)
+    key, bar = "", None
     status, error, result = "completed", "", StepResult()
     try:
+        with guard.held():
+            key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
+            outcome.started.add(step.index)
         bar = progress.step_started(step, procedure.unit)
         if getattr(procedure, "progress_from_loops", False):
             api.progress = _points_to(bar)
@@ -260,15 +216,20 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         status, error, result = "failed", str(exc), exc.partial
     except DataError as exc:
         status, error = "failed", f"DataError: {exc}"
-    except KeyboardInterrupt:
-        api.dut = snapshot
-        _finish(writer, key, "interrupted", "interrupted by the operator", result,
-                connection, hw0, wall0)
-        progress.step_finished(step, "interrupted", None)
+    except KeyboardInterrupt as exc:
+        if key:
+            api.dut = snapshot
+            with guard.shutdown():
+                _finish(writer, key, "interrupted", interrupt_reason(exc), result,
+                        connection, hw0, wall0)
+            if bar is not None:  # the progress display knows the step
+                progress.step_finished(step, "interrupted", None)
         raise
     except LINK_ERRORS as exc:
         api.dut = snapshot
-        _finish(writer, key, "failed", f"lost the board: {exc}", result, connection, hw0, wall0)
+        with guard.held(deliver=False):
+            _finish(writer, key, "failed", f"lost the board: {exc}", result, connection, hw0,
+                    wall0)
         progress.step_finished(step, "failed", None)
         raise
     except HalError as exc:  # a value the hardware layer refused: this step fails, not the run
@@ -279,8 +240,9 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         api.dut = snapshot
         if step.continue_on_error:
             api.reprogram()  # the next step starts from the last good configuration
-    hw = _finish(writer, key, status, error, result, connection, hw0, wall0)
-    progress.step_finished(step, status, hw)
+    with guard.held():
+        hw = _finish(writer, key, status, error, result, connection, hw0, wall0)
+        progress.step_finished(step, status, hw)
     if error:
         progress.message(f"step {step.name} failed: {error}")
     outcome.problems += [f"{step.name}: {p}" for p in result.problems]
@@ -303,74 +265,60 @@ def _points_to(bar: Progress):
 
 def _finish(writer: RunWriter, key: str, status: str, error: str, result: StepResult,
             connection: Any, hw0: float | None, wall0: float) -> float:
+    """Store the step's results and status. If they cannot be stored (a full disk), the step
+    is stored ``failed`` without its arrays if even that fits, and the StoreError goes on."""
     hw1 = connection.hardware_seconds()
     hardware_s = (hw1 - hw0) if hw0 is not None and hw1 is not None else time.monotonic() - wall0
     summary = dict(result.summary)
     if result.problems and "problems" not in summary:
         summary["problems"] = result.problems
-    writer.finish_step(key, status, summary=summary, datasets=result.datasets,
-                       decoder=result.decoder, hardware_s=hardware_s, error=error)
+    try:
+        writer.finish_step(key, status, summary=summary, datasets=result.datasets,
+                           decoder=result.decoder, hardware_s=hardware_s, error=error)
+    except StoreError as exc:
+        with contextlib.suppress(StoreError):
+            writer.finish_step(key, "failed", summary=summary, decoder=result.decoder,
+                               hardware_s=hardware_s,
+                               error=f"{exc}; the step's results could not be stored")
+        raise
     return hardware_s
 
 
 def _backstop(api: Measurement, connection: Any, writer: RunWriter, cfg: ModuleConfig,
-              outcome: RunOutcome, progress: StepProgress) -> None:
+              outcome: RunOutcome, progress: StepProgress, t_start: float) -> None:
     """Safe state whatever happened: HV off, module off (confirmed by the board), the file
-    closed with the true status."""
+    closed with the true status. A run whose ``config_out`` could not be stored is not
+    ``completed``: the configuration it calibrated must not be lost silently."""
     confirmed = False
     try:
         confirmed = api.power_off()
     except Exception as exc:  # power_off never raises; belt and braces
         log.error("power-off failed: %s", exc)
     if not confirmed:
-        warning = "power-off not confirmed by the board: the module may still be powered"
-        progress.message(f"WARNING: {warning}")
-        outcome.error = f"{outcome.error}; {warning}" if outcome.error else warning
-        if outcome.status == "completed":
-            outcome.status = "failed"
+        _fail(outcome, progress, "power-off not confirmed by the board: the module may still "
+                                 "be powered")
     try:
         writer.write_config("config_out", json.loads(from_dut(cfg, api.dut).to_json()),
                             {"trims": api.dut.trims, "masks": api.dut.masked})
     except Exception as exc:
-        progress.message(f"could not store config_out: {exc}")
+        _fail(outcome, progress, f"the final configuration (config_out) could not be stored: "
+                                 f"{exc}")
     hw = connection.hardware_seconds()
-    extra = {"hardware_s": hw} if hw is not None else {}
-    writer.close(outcome.status, outcome.error, power_off_confirmed=confirmed, **extra)
+    source = "emulated" if hw is not None else "measured"
+    if hw is None:
+        hw = time.monotonic() - t_start
+    try:
+        writer.close(outcome.status, outcome.error, power_off_confirmed=confirmed,
+                     hardware_s=hw, hardware_time_source=source)
+    except Exception as exc:
+        _fail(outcome, progress, f"the run's final status could not be stored: {exc}")
     with contextlib.suppress(Exception):
         connection.close()
 
 
-@contextlib.contextmanager
-def _handling(signals: tuple[int, ...], handler: Any) -> Iterator[None]:
-    """Install ``handler`` for ``signals`` inside the block (only possible in the main thread;
-    elsewhere the caller's handling stays)."""
-    old: dict[int, Any] = {}
-    try:
-        for sig in signals:
-            old[sig] = signal.signal(sig, handler)
-    except ValueError:  # not in the main thread
-        pass
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
-
-
-def _signals_as_interrupt() -> contextlib.AbstractContextManager[None]:
-    """SIGTERM and SIGHUP end the run like Ctrl-C does (backstop included)."""
-    def raise_interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    return _handling((signal.SIGTERM, signal.SIGHUP), raise_interrupt)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM/SIGHUP while the backstop runs; a signal that came in the meantime
-    is logged once the module is safe and the file closed (the run ends anyway)."""
-    pending: list[int] = []
-    with _handling(STOP_SIGNALS, lambda signum, frame: pending.append(signum)):
-        yield
-    if pending:
-        log.warning("signal received while shutting down safely; the run was closed first")
+def _fail(outcome: RunOutcome, progress: StepProgress, problem: str) -> None:
+    """A problem of the shutdown: reported, added to the error; a completed run fails."""
+    progress.message(f"WARNING: {problem}")
+    outcome.error = f"{outcome.error}; {problem}" if outcome.error else problem
+    if outcome.status in ("completed", "running"):
+        outcome.status = "failed"

@@ -23,6 +23,8 @@ import tty
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from hal.transport.listen import listen, refuse_waiting
+
 log = logging.getLogger(__name__)
 
 IDLE_RESYNC_S = 0.5
@@ -63,9 +65,11 @@ class _ServerThread:
         raise NotImplementedError
 
     def _pump(self, sel: selectors.BaseSelector, receive: Callable[[], bytes | None],
-              send: Callable[[bytes], None]) -> None:
+              send: Callable[[bytes], None], others: Callable[[], None] | None = None,
+              client: Any = None) -> None:
         """Feed received bytes to the target and send its replies, until :meth:`close` or the
-        peer is gone (``receive`` returns b""; None means "nothing this time")."""
+        peer is gone (``receive`` returns b""; None means "nothing this time"). Events of other
+        registered files than ``client`` and the wake-up pipe go to ``others``."""
         dirty = False
         while not self._closed.is_set():
             events = sel.select(timeout=IDLE_RESYNC_S if dirty else None)
@@ -75,15 +79,20 @@ class _ServerThread:
                 continue
             if any(key.fileobj == self._wake_r for key, _ in events):
                 return
-            data = receive()
-            if data is None:
-                continue
-            if not data:
-                return
-            dirty = True
-            reply = self.target.feed(data)
-            if reply:
-                send(reply)
+            newcomers = others is not None and any(
+                key.fileobj not in (client, self._wake_r) for key, _ in events)
+            from_client = client is None or any(key.fileobj is client for key, _ in events)
+            if from_client:
+                data = receive()  # first: a client that left makes room for the newcomer
+                if data is not None and not data:
+                    return
+                if data:
+                    dirty = True
+                    reply = self.target.feed(data)
+                    if reply:
+                        send(reply)
+            if newcomers and not from_client:  # the client's input (perhaps its goodbye) first
+                others()
 
     def close(self) -> None:
         """Stop serving and release the sockets/fds (idempotent)."""
@@ -114,7 +123,9 @@ class _ServerThread:
 
 
 class TcpServer(_ServerThread):
-    """A TCP server for one client at a time (others wait in the listen backlog).
+    """A TCP server for one client at a time, like a DTB with its one USB owner: while a client
+    is served, every other connection is accepted at once and refused with a "board busy"
+    notice (:mod:`hal.transport.listen`), and nothing it sent is ever executed.
 
     Parameters
     ----------
@@ -128,14 +139,17 @@ class TcpServer(_ServerThread):
         super().__init__()
         self.target = target
         self.idle_timeout = idle_timeout
-        self._listener = socket.create_server((host, port), backlog=4)
+        self._listener = listen(host, port)
+        self._listener.setblocking(False)
         self.host, self.port = self._listener.getsockname()[:2]
         self.clients_served = 0
+        self.clients_refused = 0
 
     @property
     def url(self) -> str:
         """``socket://HOST:PORT`` of this server."""
-        return f"socket://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"socket://{host}:{self.port}"
 
     def serve_forever(self) -> None:
         """Accept and serve clients until :meth:`close` (or the idle timeout)."""
@@ -153,10 +167,13 @@ class TcpServer(_ServerThread):
                     continue
                 if any(key.fileobj == self._wake_r for key, _ in events):
                     break
-                conn, peer = self._listener.accept()
+                try:
+                    conn, peer = self._listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    continue
                 self.clients_served += 1
                 log.info("%s: client %s:%s connected", self.url, *peer[:2])
-                self._serve_client(conn, sel)
+                self._serve_client(conn, peer, sel)
                 idle_since = time.monotonic()
         finally:
             sel.close()
@@ -164,11 +181,15 @@ class TcpServer(_ServerThread):
                 self._closed.set()
                 self._cleanup()
 
-    def _serve_client(self, conn: socket.socket, sel: selectors.BaseSelector) -> None:
+    def _serve_client(self, conn: socket.socket, peer: tuple,
+                      sel: selectors.BaseSelector) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.settimeout(WRITE_TIMEOUT_S)
-        sel.unregister(self._listener)
         sel.register(conn, selectors.EVENT_READ)
+        since = time.time()
+
+        def refuse() -> None:
+            self.clients_refused += refuse_waiting(self._listener, peer, since)
 
         def receive() -> bytes:
             try:
@@ -177,7 +198,7 @@ class TcpServer(_ServerThread):
                 return b""
 
         try:
-            self._pump(sel, receive, conn.sendall)
+            self._pump(sel, receive, conn.sendall, others=refuse, client=conn)
             log.info("%s: client left", self.url)
         except OSError as exc:
             log.info("%s: client lost (%s)", self.url, exc)
@@ -185,7 +206,6 @@ class TcpServer(_ServerThread):
             sel.unregister(conn)
             conn.close()
             _resync(self.target)
-            sel.register(self._listener, selectors.EVENT_READ)
 
     def _release(self) -> None:
         self._listener.close()

@@ -16,10 +16,12 @@ import logging
 import select
 import socket
 import threading
+import time
 
 from hal.errors import TransportError, TransportTimeout
 from hal.rpc import CMD, DATA, MessageFramer
 from hal.transport import Transport
+from hal.transport.listen import listen, refuse_waiting
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +40,19 @@ class Bridge:
 
     def __init__(self, board: Transport, host: str = "127.0.0.1", port: int = 7000):
         self.board = board
-        self._listener = socket.create_server((host, port), backlog=4)
+        self._listener = listen(host, port)
+        self._listener.setblocking(False)
         self.host, self.port = self._listener.getsockname()[:2]
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self.clients_served = 0
+        self.clients_refused = 0
 
     @property
     def url(self) -> str:
         """``socket://HOST:PORT`` clients connect to."""
-        return f"socket://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"socket://{host}:{self.port}"
 
     def start(self) -> Bridge:
         """Serve in a daemon thread; returns self."""
@@ -56,25 +61,29 @@ class Bridge:
         return self
 
     def serve_forever(self) -> None:
-        """Accept clients one after the other until :meth:`close`."""
-        self._listener.settimeout(POLL_S * 4)
+        """Accept clients one after the other until :meth:`close`; while one is served, others
+        are refused at once with a "board busy" notice (:mod:`hal.transport.listen`)."""
         while not self._closed.is_set():
             try:
+                if not select.select([self._listener], [], [], POLL_S * 4)[0]:
+                    continue
                 conn, peer = self._listener.accept()
-            except TimeoutError:
+            except (BlockingIOError, InterruptedError):
                 continue
-            except OSError:
+            except (OSError, ValueError):  # the listener was closed
                 break
             self.clients_served += 1
             log.info("bridge %s: client %s:%s connected", self.url, *peer[:2])
             try:
-                self._relay(conn)
+                self._relay(conn, peer)
             finally:
                 conn.close()
                 log.info("bridge %s: client left", self.url)
 
-    def _relay(self, conn: socket.socket) -> None:
+    def _relay(self, conn: socket.socket, peer: tuple) -> None:
+        conn.setblocking(True)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        since = time.time()
         self.board.purge()  # late replies belong to the previous client
         gone = threading.Event()
         pump = threading.Thread(target=self._board_to_client, args=(conn, gone), daemon=True)
@@ -83,14 +92,16 @@ class Bridge:
         conn.settimeout(REPLY_TIMEOUT_S)  # bounds sendall in the pump thread
         try:
             while not (gone.is_set() or self._closed.is_set()):
-                if not select.select([conn], [], [], POLL_S * 4)[0]:
-                    continue
-                data = conn.recv(1 << 16)
-                if not data:
-                    break
-                messages = [m.raw for m in framer.feed(data) if m.kind in (CMD, DATA)]
-                if messages:
-                    self.board.write(b"".join(messages))
+                ready = select.select([conn, self._listener], [], [], POLL_S * 4)[0]
+                if conn in ready:  # first: a client that left makes room for the newcomer
+                    data = conn.recv(1 << 16)
+                    if not data:
+                        break
+                    messages = [m.raw for m in framer.feed(data) if m.kind in (CMD, DATA)]
+                    if messages:
+                        self.board.write(b"".join(messages))
+                if self._listener in ready and conn not in ready:  # its goodbye first
+                    self.clients_refused += refuse_waiting(self._listener, peer, since)
         except OSError as exc:
             log.info("bridge %s: client lost (%s)", self.url, exc)
         except TransportError as exc:

@@ -11,8 +11,9 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from hal.errors import TransportError
+from hal.errors import BoardBusy, TransportError
 from hal.transport.buffer import BufferedTransport
+from hal.transport.listen import BUSY_PREFIX, parse_busy
 
 WRITE_TIMEOUT_S = 30.0
 
@@ -23,7 +24,9 @@ def parse_host_port(url: str) -> tuple[str, int]:
     try:
         parts = urlsplit(text)
         host, port = parts.hostname, parts.port
-    except ValueError:
+    except ValueError as exc:
+        if "out of range" in str(exc):
+            raise TransportError(f"{url}: the port must be 0..65535") from None
         host, port = None, None
     if not host or port is None:
         raise TransportError(f"{url}: expected socket://HOST:PORT")
@@ -36,6 +39,7 @@ class SocketTransport(BufferedTransport):
     def __init__(self, handle: socket.socket, name: str):
         super().__init__(handle, name)
         handle.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._first = b""  # the first bytes received, until they cannot be a busy notice
 
     @classmethod
     def connect(cls, url: str, timeout: float = 5.0) -> SocketTransport:
@@ -55,10 +59,23 @@ class SocketTransport(BufferedTransport):
         except (TimeoutError, BlockingIOError):
             return b""
         except OSError as exc:
+            self._raise_if_busy()
             raise TransportError(f"{self.name}: receive failed ({exc})") from None
         if not data:
+            self._raise_if_busy()
             raise TransportError(f"{self.name}: connection closed by the peer")
+        if self._first is not None:
+            self._first += data
+            if BUSY_PREFIX.startswith(self._first[:len(BUSY_PREFIX)]):
+                return b""  # perhaps a busy notice: hold it back until it ends
+            data, self._first = self._first, None
         return data
+
+    def _raise_if_busy(self) -> None:
+        """A server that refused this connection said why (board busy): raise that."""
+        busy = parse_busy(self._first or b"")
+        if busy:
+            raise BoardBusy(f"{self.name}: {busy}")
 
     def write(self, data: bytes) -> None:
         """Send all of ``data``."""

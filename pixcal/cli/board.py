@@ -82,14 +82,18 @@ def bridge(board_url: str, listen: str) -> None:
     from pixcal.connect import open_transport
 
     host, port = parse_host_port(listen)
+    link = open_transport(board_url)
+    try:
+        relay = Bridge(link, host, port)
+    except BaseException:
+        link.close()
+        raise
     if not is_loopback(host):
         click.echo(
             f"warning: listening on {host}:{port}; the DTB protocol has no authentication - "
             "anyone who can reach this port can drive the board (and its HV relay)",
             err=True,
         )
-    link = open_transport(board_url)
-    relay = Bridge(link, host, port)
     click.echo(f"bridging {board_url} on {relay.url} (Ctrl-C stops)", err=True)
     try:
         relay.serve_forever()

@@ -6,6 +6,7 @@ import json
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pixcal.cli.lazy import LazyGroup
@@ -40,9 +41,9 @@ def show(file: str, as_json: bool) -> None:
         click.echo(json.dumps(p.as_document(), indent=2))
         return
     console = Console()
-    console.print(f"[bold]{p.name}[/]  ({p.source})  dut: {p.dut}")
-    if p.description:
-        console.print(p.description)
+    console.print(f"[bold]{escape(p.name)}[/]  ({escape(p.source)})  dut: {p.dut}")
+    if p.description:  # as it is: no markup, no re-wrapping (rich folds long words slowly)
+        console.print(p.description, markup=False, highlight=False, soft_wrap=True)
     for s in p.steps:
         table = Table(title=f"step {s.index + 1}: {s.name} (procedure {s.procedure})"
                       + ("  continue_on_error" if s.continue_on_error else ""),

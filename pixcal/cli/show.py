@@ -24,9 +24,10 @@ def show(run_file: Path, as_json: bool) -> None:
         raise InputFileError(run_file, str(exc).split(": ", 1)[-1]) from None
     head = run.header()
     steps = run.steps()
+    killed = head.get("status") == "running" and not run.writer_alive()
     if as_json:
-        click.echo(json.dumps({"header": head, "steps": [s.__dict__ for s in steps]},
-                              indent=2, default=str))
+        click.echo(json.dumps({"header": head, "killed": killed,
+                               "steps": [s.__dict__ for s in steps]}, indent=2, default=str))
         return
     console = Console()
     style = {"completed": "green", "running": "yellow"}.get(head.get("status"), "red")
@@ -37,6 +38,10 @@ def show(run_file: Path, as_json: bool) -> None:
             console.print(f"  {key:17s} {head[key]}")
     console.print(f"  {'status':17s} [{style}]{head.get('status')}[/]"
                   + (f"  {head['error']}" if head.get("error") else ""))
+    if killed:
+        console.print(f"  {'':17s} [red]killed[/]: no process is writing this run any more - it "
+                      "was stopped without closing (SIGKILL, a crash, a power cut); the steps "
+                      "below that finished are intact")
     table = Table("#", "step", "procedure", "status", "duration", "hardware", "summary")
     for s in steps:
         table.add_row(str(s.index + 1), s.name, s.procedure, s.status, _duration(s),

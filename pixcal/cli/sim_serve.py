@@ -29,11 +29,11 @@ def serve(address: str, host: str, port: int, use_pty: bool) -> None:
     if use_pty:
         server: PtyServer | TcpServer = PtyServer(target)
     else:
+        server = TcpServer(target, host, port)  # bind errors: one line (hal TransportError)
         if not is_loopback(host):
             click.echo(
                 f"warning: listening on {host}; the DTB protocol has no authentication", err=True
             )
-        server = TcpServer(target, host, port)
     click.echo(f"serving {address} on {server.url} (Ctrl-C stops)", err=True)
     click.echo(server.url)  # stdout: just the address, for scripts
     try:

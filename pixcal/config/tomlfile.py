@@ -2,24 +2,26 @@
 
 Written with tomli-w, read with tomllib; the content is the document of
 :mod:`pixcal.config.document`. Reading errors become :class:`pixcal.errors.InputFileError`
-(``FILE:LINE: message`` when TOML itself is malformed, ``FILE: key: message`` otherwise).
+(``FILE:LINE: message``, the line of the key at fault where it can be found).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tomllib
 import uuid
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
 from pixcal.config.document import DocumentError, from_document, to_document
 from pixcal.config.models import ModuleConfig
 from pixcal.errors import InputFileError
+from pixcal.tomltext import key_lines, line_of, loads, read_text
 
-_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+#: a 16-ROC configuration with its pXar files is well below this
+MAX_CONFIG_BYTES = 32_000_000
 
 
 def dumps_toml(cfg: ModuleConfig) -> str:
@@ -40,31 +42,43 @@ def loads_toml(text: str, source: str | os.PathLike[str] = "<string>") -> Module
     Raises
     ------
     InputFileError
-        Malformed TOML (with its line) or an invalid configuration (naming the key).
+        Malformed TOML or an invalid configuration: ``FILE:LINE: key: message`` (the line of
+        the key named, or of the nearest table holding it).
     """
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = _TOML_LINE.search(str(exc))
-        reason = _TOML_LINE.sub("", str(exc)).strip()
-        line = int(match.group(1)) if match else None
-        raise InputFileError(source, f"not valid TOML: {reason}", line) from None
+    doc = loads(text, source)
     try:
         return from_document(doc)
     except DocumentError as exc:
-        raise InputFileError(source, str(exc)) from None
+        line = line_of(key_lines(text), *_key_path(str(exc)))
+        raise InputFileError(source, str(exc), line) from None
+
+
+def _key_path(message: str) -> tuple[Any, ...]:
+    """The document key a DocumentError message names: ``roc[3].trims: ...`` ->
+    ``("roc", 3, "trims")``; ``dacs: ROC 2: vana: ...`` -> ``("roc", 2, "dacs", "vana")``."""
+    m = re.match(r"dacs: ROC (\d+): (\w+)", message)
+    if m:
+        return ("roc", int(m.group(1)), "dacs", m.group(2))
+    m = re.match(r"document: unknown key '([^']+)'", message)
+    if m:
+        return (m.group(1),)
+    m = re.match(r"([A-Za-z0-9_\[\].]+):", message)
+    if not m:
+        return ()
+    path: list[Any] = []
+    for part in m.group(1).split("."):
+        name, _, index = part.partition("[")
+        path.append(name)
+        if index.rstrip("]").isdigit():
+            path.append(int(index.rstrip("]")))
+    return tuple(path)
 
 
 def read_toml(path: str | os.PathLike[str]) -> ModuleConfig:
-    """Read a module configuration file (see :func:`loads_toml` for errors)."""
+    """Read a module configuration file (see :func:`loads_toml` for errors; files larger
+    than :data:`MAX_CONFIG_BYTES` or not UTF-8 are refused)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot read: {exc}") from None
-    return loads_toml(text, path)
+    return loads_toml(read_text(path, MAX_CONFIG_BYTES, "module configuration"), path)
 
 
 def write_toml(cfg: ModuleConfig, path: str | os.PathLike[str]) -> Path:

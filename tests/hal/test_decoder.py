@@ -285,3 +285,46 @@ def test_constructor_refuses_bad_arguments():
         StreamDecoder(deser=400, roc_ids=[0], address="hex")
     with pytest.raises(ValueError, match="distinct ROC ids"):
         StreamDecoder(deser=400, roc_ids=[1, 1], address="base6")
+
+
+def test_word_by_word_feeding_scans_each_word_a_bounded_number_of_times(monkeypatch):
+    import hal.decoder as decoder_module
+
+    scanned = []
+    real = decoder_module.split_events
+
+    def counting(words, deser, final):
+        scanned.append(len(words))
+        return real(words, deser, final)
+
+    monkeypatch.setattr(decoder_module, "split_events", counting)
+    event = event400(1, [[(c, 5, 9)] * 300 for c in range(8)])  # ~4,800 words
+    dec = StreamDecoder(deser=400, roc_ids=range(8), address="base6")
+    got = [dec.feed(np.array([w], np.uint16)) for w in event]
+    out = Decoded.concat([*got, dec.finish()])
+    whole, _ = decode(event)
+    assert out.hits.tobytes() == whole.hits.tobytes() and len(out.events) == 1
+    assert sum(scanned) <= 3 * len(event)  # was len(event)**2 / 2: every feed re-scanned all
+
+
+@pytest.mark.parametrize(("words", "error"), [
+    (np.array([0x1A000], np.int64), "0..0xFFFF"),
+    (np.array([-1], np.int32), "0..0xFFFF"),
+    (np.array([np.nan, 1.0]), "integers"),
+    (np.array([1.0, 2.0]), "integers"),
+    (np.array([True]), "integers"),
+    (np.array(["A000"]), "integers"),
+    (np.zeros((2, 2), np.uint16), "1-D"),
+])
+def test_feed_refuses_what_is_not_16_bit_words(words, error):
+    dec = StreamDecoder(deser=400, roc_ids=range(8), address="base6")
+    with pytest.raises((TypeError, ValueError), match=error):
+        dec.feed(words)
+    assert dec.stats.words == 0
+
+
+def test_feed_accepts_wider_integer_types_holding_words():
+    w = np.array(event400(3, [[(1, 2, 3)]] + [[]] * 7))
+    a, _ = decode(w.astype(np.int64))
+    b, _ = decode(w.astype(np.uint16))
+    assert a.hits.tobytes() == b.hits.tobytes() and len(a.hits) == 1

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 
+from hal.errors import BoardBusy
 from hal.rpc import RpcClient
 from hal.transport import PipeTransport, open_transport
 from hal.transport.bridge import Bridge
@@ -94,3 +95,18 @@ def test_bridge_drops_garbage_from_the_client():
         assert sock.recv(6) == bytes.fromhex("C0 00 00 02 00 02")
         sock.close()
     assert b"\x00\x01\x02" not in b"".join(pipe.writes)
+
+
+def test_bridge_refuses_a_second_client_at_once_and_never_runs_its_calls():
+    server, pipe = make_board()
+    with Bridge(pipe, port=0) as bridge:
+        first = RpcClient(open_transport(bridge.url), timeout=5.0)
+        assert first.call("_GetIA$S") == (4321,)
+        second = RpcClient(open_transport(bridge.url), timeout=5.0)
+        with pytest.raises(BoardBusy, match="board busy"):
+            second.call("roc_SetDAC$vCC", 7, 7)
+            second.call("_GetIA$S")
+        second.transport.close()
+        first.close()
+    assert server.handler.named("roc_SetDAC") == []
+    assert bridge.clients_refused == 1

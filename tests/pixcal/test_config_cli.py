@@ -220,8 +220,10 @@ def test_bad_module_toml_on_export(capsys, tmp_path):
         if message is None:  # a TOML syntax error names its line
             line = content.splitlines().index("vana = = 81") + 1
             assert err.startswith(f"error: {bad}:{line}: not valid TOML: "), err
-        else:
-            assert err == f"error: {bad}: {message}\n"
+        else:  # a validation error names the line of the key at fault
+            key = {"dacs:": "vana = 300", "forma": "format_version = 2", "docum": "n_roc = 3"}
+            line = content.splitlines().index(key[message[:5]]) + 1
+            assert err == f"error: {bad}:{line}: {message}\n"
         assert not (tmp_path / "out").exists()
 
 

@@ -24,29 +24,32 @@ ROC = "sim://roc?seed=4&defects=none"
 
 
 # ---------------------------------------------------------------------- plan validation (CLI)
-@pytest.mark.parametrize(("text", "expected"), [
-    ('[[steps]]\nprocedure = "alvie"\n', "step 1: unknown procedure 'alvie'"),
-    ('[[steps]]\nprocedure = "alive"\nntrg = 3\n', "step 1 (alive): unknown parameter 'ntrg'"),
-    ('[[steps]]\nprocedure = "pretest"\n[[steps]]\nprocedure = "alive"\nvcal = 300\n',
+@pytest.mark.parametrize(("text", "line", "expected"), [
+    ('[[steps]]\nprocedure = "alvie"\n', 2, "step 1: unknown procedure 'alvie'"),
+    ('[[steps]]\nprocedure = "alive"\nntrg = 3\n', 3,
+     "step 1 (alive): unknown parameter 'ntrg'"),
+    ('[[steps]]\nprocedure = "pretest"\n[[steps]]\nprocedure = "alive"\nvcal = 300\n', 5,
      "step 2 (alive): vcal: Input should be less than or equal to 255"),
-    ('[[steps]]\nprocedure = "alive"\nntrig = "ten"\n', "step 1 (alive): ntrig:"),
-    ('name = "x"\n', "a plan needs at least one [[steps]] entry"),
-    ('stesp = 1\n', "unknown plan key(s): stesp"),
+    ('[[steps]]\nprocedure = "alive"\nntrig = "ten"\n', 3, "step 1 (alive): ntrig:"),
+    ('name = "x"\n', None, "a plan needs at least one [[steps]] entry"),
+    ('stesp = 1\n', 1, "unknown plan key(s): stesp"),
     ('[defaults]\nntrig = 4\n[[steps]]\nprocedure = "pretest"\nntrig=2\n'
-     '[[steps]]\nprocedure="alive"\nvcal=-1\n', "step 2 (alive): vcal:"),
-    ('[[steps]\n', "not valid TOML"),
-    ('[[steps]]\nprocedure = "pretest"\npixels = [[60, 90]]\n',
+     '[[steps]]\nprocedure="alive"\nvcal=-1\n', 8, "step 2 (alive): vcal:"),
+    ('[defaults]\nvcal = 400\n[[steps]]\nprocedure = "alive"\n', 2, "step 1 (alive): vcal:"),
+    ('[[steps]\n', 1, "not valid TOML"),
+    ('[[steps]]\nprocedure = "pretest"\npixels = [[60, 90]]\n', 3,
      "step 1 (pretest): pixels: Value error, pixel (60, 90) is outside the ROC"),
-    ('[[steps]]\nprocedure = "alive"\nntrig = true\n', "step 1 (alive): ntrig:"),
+    ('[[steps]]\nprocedure = "alive"\nntrig = true\n', 3, "step 1 (alive): ntrig:"),
 ])
-def test_bad_plans_name_file_step_and_field(tmp_path, capsys, text, expected):
+def test_bad_plans_name_file_line_step_and_field(tmp_path, capsys, text, line, expected):
     plan = tmp_path / "bad.toml"
     plan.write_text(text)
     with pytest.raises(SystemExit) as exc:
         main(["run", str(plan), "--target", ROC, "--out", str(tmp_path / "runs")])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"error: {plan}: ") and expected in err[0], err
+    where = f"{plan}:{line}" if line else str(plan)
+    assert len(err) == 1 and err[0].startswith(f"error: {where}: ") and expected in err[0], err
     assert not (tmp_path / "runs").exists()  # nothing touched
 
 

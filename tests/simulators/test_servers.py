@@ -6,11 +6,12 @@ import os
 import socket
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 
-from hal.errors import RpcTimeout
+from hal.errors import BoardBusy, RpcTimeout
 from hal.rpc import RpcClient
 from hal.transport import open_transport
 from simulators.firmware.rpcserver import RecordingHandler, RpcServer
@@ -70,24 +71,75 @@ def test_tcp_server_survives_a_client_that_dies_mid_request():
         rude = socket.create_connection((srv.host, srv.port))
         rude.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         rude.close()  # reset
-        rpc = RpcClient(open_transport(srv.url), timeout=5.0)
-        assert rpc.call("GetRpcVersion$S") == (0x0200,)
+        rpc = _served(srv.url)
         assert rpc.call("_GetIA$S") == (1234,)
         rpc.close()
-        assert srv.clients_served == 3
+        assert srv.clients_served + srv.clients_refused >= 3
 
 
-def test_one_client_at_a_time_the_next_waits():
-    with TcpServer(board()) as srv:
+def test_one_client_at_a_time_others_are_refused_at_once():
+    target = board()
+    with TcpServer(target) as srv:
         first = RpcClient(open_transport(srv.url), timeout=5.0)
         assert first.call("_GetIA$S") == (1234,)
-        second = RpcClient(open_transport(srv.url), timeout=0.3)
-        with pytest.raises(RpcTimeout):
-            second.call("GetRpcVersion$S")  # queued behind the first client
+        second = RpcClient(open_transport(srv.url), timeout=5.0)
+        t0 = time.monotonic()
+        with pytest.raises(BoardBusy, match=r"board busy \(in use by 127.0.0.1:\d+ since"):
+            second.call("VectorTest$v1S2S", np.arange(3))  # refused, never executed
+        assert time.monotonic() - t0 < 1.0
+        second.transport.close()
         first.close()
-        second.timeout = 5.0
-        assert second.call("_GetIA$S") == (1234,)  # resynced and served
-        second.close()
+        third = _served(srv.url)
+        assert third.call("_GetIA$S") == (1234,)
+        third.close()
+    assert target.handler.named("VectorTest") == []  # the refused client's call never ran
+    assert srv.clients_refused == 1
+
+
+def _served(url: str, attempts: int = 50) -> RpcClient:
+    """A client once the server noticed that the previous one left."""
+    for _ in range(attempts):
+        rpc = RpcClient(open_transport(url), timeout=5.0)
+        try:
+            rpc.call("GetRpcVersion$S")
+            return rpc
+        except BoardBusy:
+            rpc.transport.close()
+            time.sleep(0.02)
+    raise AssertionError("never served")
+
+
+def test_twelve_clients_at_once_one_served_eleven_refused():
+    with TcpServer(board()) as srv:
+        results: list[object] = []
+
+        def client() -> None:
+            rpc = RpcClient(open_transport(srv.url), timeout=5.0)
+            try:
+                results.append(rpc.call("_GetIA$S"))
+                time.sleep(2.5)  # keep the board while the others try
+            except BoardBusy as exc:
+                results.append(exc)
+            finally:
+                rpc.transport.close()
+
+        threads = [threading.Thread(target=client) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # BoardBusy, not RpcTimeout: told at once, while the first one still held the board
+        refused = sum(isinstance(r, BoardBusy) for r in results)
+        assert refused == 11 and results.count((1234,)) == 1
+
+
+def test_bursts_of_connections_are_accepted_promptly():
+    with TcpServer(board()) as srv:
+        for _ in range(300):  # each is accepted (served or refused), none left waiting
+            socket.create_connection((srv.host, srv.port), timeout=5.0).close()
+        rpc = _served(srv.url)
+        assert rpc.call("_GetIA$S") == (1234,)
+        rpc.close()
 
 
 def test_silence_resyncs_a_partial_message():

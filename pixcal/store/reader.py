@@ -1,0 +1,175 @@
+"""Reading a run's results: :class:`RunFile` (layout in docs/hdf5-layout.md).
+
+A step's arrays live in the run's data folder and are reached through external links; the
+reader follows them itself relative to wherever the run is now (so a run moved or renamed
+together with its ``.h5.d`` folder reads the same), and says plainly when a piece is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from pixcal.store.files import data_dir, writer_alive
+from pixcal.store.writer import FORMAT
+
+
+class RunFileError(ValueError):
+    """A results file that cannot be read (damaged, truncated, incomplete or not a run)."""
+
+
+@dataclass
+class StepInfo:
+    """One step as stored."""
+
+    key: str
+    index: int
+    name: str
+    procedure: str
+    status: str
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    started_utc: str
+    finished_utc: str
+    hardware_s: float
+    error: str
+    datasets: list[str]
+    decoder: dict[str, int]
+
+
+def _open_error(path: Path, exc: OSError) -> RunFileError:
+    text = str(exc)
+    if "truncated file" in text:
+        return RunFileError(
+            f"{path}: the file is truncated ({path.stat().st_size} bytes) - an incomplete copy "
+            "or download, or a full disk; copy it again from where the run was written")
+    if "signature not found" in text:
+        return RunFileError(f"{path}: not an HDF5 file (damaged, or another kind of file)")
+    return RunFileError(f"{path}: damaged HDF5 file, cannot be opened "
+                        f"({text.splitlines()[0] if text else type(exc).__name__})")
+
+
+class RunFile:
+    """Read access to a results file (opened read-only per call; safe while a run writes).
+
+    Raises
+    ------
+    RunFileError
+        (a ValueError) The file is not a readable pixcal run; the message says why.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        try:
+            with h5py.File(self.path, "r") as f:
+                if f.attrs.get("format") != FORMAT or "steps" not in f:
+                    raise RunFileError(f"{self.path}: not a pixcal run file")
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) or not self.path.exists():
+                raise RunFileError(f"{self.path}: no such file") from None
+            raise _open_error(self.path, exc) from None
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder holding the steps' arrays (``NAME.h5.d``)."""
+        return data_dir(self.path)
+
+    def writer_alive(self) -> bool:
+        """True while a process is writing this run (it holds the writer lock)."""
+        return writer_alive(self.path)
+
+    def header(self) -> dict[str, Any]:
+        """The root attributes (format, status, module_id, ...)."""
+        with h5py.File(self.path, "r") as f:
+            return {k: _py(v) for k, v in f.attrs.items()}
+
+    def document(self, name: str) -> Any:
+        """A JSON document stored by :meth:`RunWriter.write_json` / ``write_config``."""
+        with h5py.File(self.path, "r") as f:
+            if name not in f:
+                return None
+            return json.loads(f[name].attrs["json"])
+
+    def config_arrays(self, name: str) -> dict[str, np.ndarray]:
+        """The arrays (trims, masks) of a stored configuration; {} if there is none."""
+        with h5py.File(self.path, "r") as f:
+            if name not in f:
+                return {}
+            return {k: v[()] for k, v in f[name].items()}
+
+    def steps(self) -> list[StepInfo]:
+        """Every step in plan order (the arrays are listed, not read)."""
+        out = []
+        with h5py.File(self.path, "r") as f:
+            for key in sorted(f["steps"]):
+                grp = f["steps"][key]
+                a = grp.attrs
+                index, _, name = key.partition("_")
+                out.append(StepInfo(
+                    key=key, index=int(index), name=name,
+                    procedure=str(a["procedure"]), status=str(a["status"]),
+                    params=json.loads(a["params"]), summary=json.loads(a["summary"]),
+                    started_utc=str(a["started_utc"]), finished_utc=str(a["finished_utc"]),
+                    hardware_s=float(a["hardware_s"]), error=str(a["error"]),
+                    datasets=_dataset_names(grp),
+                    decoder={k: int(v) for k, v in grp["decoder"].attrs.items()}
+                    if "decoder" in grp else {},
+                ))
+        return out
+
+    def step(self, name_or_key: str) -> StepInfo:
+        """The last step with this name (or the step with this ``NNN_name`` key)."""
+        matches = [s for s in self.steps() if name_or_key in (s.key, s.name)]
+        if not matches:
+            raise KeyError(f"{self.path}: no step {name_or_key!r}")
+        return matches[-1]
+
+    def dataset(self, step: str, name: str) -> np.ndarray:
+        """The array ``name`` of a step (by name or key)."""
+        return self._read(step, name, lambda d: d[()])
+
+    def dataset_attrs(self, step: str, name: str) -> dict[str, Any]:
+        """The attributes (units, axes, ...) of a step's array."""
+        return self._read(step, name, lambda d: {k: _py(v) for k, v in d.attrs.items()})
+
+    def _read(self, step: str, name: str, what):
+        key = self.step(step).key
+        with h5py.File(self.path, "r") as f:
+            grp = f["steps"][key]
+            link = grp.get(name, getlink=True)
+            if link is None:
+                raise KeyError(f"{self.path}: step {key} has no dataset {name!r}")
+            if not isinstance(link, h5py.ExternalLink):
+                return what(grp[name])
+        target = self.data_dir / Path(link.filename).name
+        try:
+            with h5py.File(target, "r") as g:
+                return what(g[link.path])
+        except (OSError, KeyError) as exc:
+            raise RunFileError(
+                f"{self.path}: step {key}: its data file {target} is missing or damaged "
+                f"({str(exc).splitlines()[0]}); a run is the .h5 file together with its "
+                f"{self.data_dir.name} folder - copy and move both") from None
+
+
+def _dataset_names(grp: h5py.Group) -> list[str]:
+    names = []
+    for k in grp:
+        link = grp.get(k, getlink=True)
+        if isinstance(link, h5py.ExternalLink) or isinstance(grp.get(k), h5py.Dataset):
+            names.append(k)
+    return sorted(names)
+
+
+def _py(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
