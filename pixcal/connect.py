@@ -27,7 +27,7 @@ def open_transport(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Transport:
     naming the address.
     """
     if _is_sim(url):
-        return PipeTransport(_simulated(url).feed, name=url)
+        return PipeTransport(simulated_server(url).feed, name=url)
     return open_hal_transport(url, timeout)
 
 
@@ -35,8 +35,11 @@ def _is_sim(url: str) -> bool:
     return url.strip().lower().startswith("sim://")
 
 
-def _simulated(url: str):
-    """The in-process simulated board (an RpcServer) named by a ``sim://`` address."""
+def simulated_server(url: str):
+    """The in-process simulated board (an RpcServer) named by a ``sim://`` address.
+
+    Raises :class:`UserError` naming the address once, then what is wrong with it.
+    """
     from simulators.boards import simulated_board
 
     try:
@@ -107,7 +110,7 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Connection:
     board its emulated clock and seed for the run record."""
     if not _is_sim(url):
         return Connection(open_board(url, timeout), url)
-    server = _simulated(url)
+    server = simulated_server(url)
     rpc = RpcClient(PipeTransport(server.feed, name=url), timeout=timeout)
     rpc.check_compatibility()
     return Connection(Board(rpc), url, simulated=server.handler)
