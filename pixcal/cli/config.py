@@ -68,9 +68,9 @@ def config() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Module TOML file to write.")
 @click.option("--trim-vcal", type=_TrimVcal(), default="auto", show_default=True,
-              help="Which DAC/trim file set: 'auto' takes the highest-numbered complete set "
-                   "(dacParameters35_C*.dat), else the unsuffixed one; a number picks that set; "
-                   "'none' the unsuffixed files.")
+              help="Which DAC/trim file set: 'auto' takes the highest-numbered set "
+                   "(dacParameters35_C*.dat; refused if a file of it is missing), else the "
+                   "unsuffixed one; a number picks that set; 'none' the unsuffixed files.")
 @click.option("--module-id", default="", help="Module name to record (e.g. P-A-3-15).")
 @_FORCE
 def import_pxar_cmd(directory: Path, output: Path, trim_vcal: Any, module_id: str,

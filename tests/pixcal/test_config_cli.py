@@ -190,14 +190,21 @@ def test_tbm_errors_in_a_module(capsys, tmp_path):
     code, _, err = run(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
     assert code == 2 and err == (f"error: {src / 'configParameters.dat'}:28: tbm08c but "
                                  "tbmParameters_C0b.dat is missing\n")
-    (src / "dacParameters35_C7.dat").unlink()  # auto falls back to the complete unsuffixed set
     shutil.copy(FPIX / "tbmParameters_C0b.dat", src)
-    assert run(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")[0] == 0
+    (src / "trimParameters35_C3.dat").unlink()  # auto refuses: never silently untrimmed
+    code, _, err = run(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
+    assert code == 2 and err.startswith(f"error: {src / 'configParameters.dat'}:20: nRocs 16 "
+                                        "but trimParameters35_C3.dat is missing (the trim-Vcal "
+                                        "35 set is incomplete")
+    assert "\n" not in err.rstrip("\n") and not (tmp_path / "m.toml").exists()
+    assert run(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml",
+               "--trim-vcal", "none")[0] == 0  # the untrimmed set only when asked for
     assert read_toml(tmp_path / "m.toml").trim_vcal is None
     (src / "trimParameters_C3.dat").unlink()
-    code, _, err = run(capsys, "config", "import-pxar", src, "-o", tmp_path / "n.toml")
+    code, _, err = run(capsys, "config", "import-pxar", src, "-o", tmp_path / "n.toml",
+                       "--trim-vcal", "none")
     assert code == 2 and err == (f"error: {src / 'configParameters.dat'}:20: nRocs 16 but "
-                                 "dacParameters35_C7.dat is missing\n")
+                                 "trimParameters_C3.dat is missing\n")
 
 
 def test_bad_module_toml_on_export(capsys, tmp_path):
