@@ -32,8 +32,9 @@ from hal.api import Measurement
 from hal.errors import DataError, HalError, RpcError, TransportError
 from pixcal import __version__
 from pixcal.config import ModuleConfig, load_config
+from pixcal.config.fromrun import load_run_config, step_config_name
 from pixcal.dutconfig import from_dut, to_dut
-from pixcal.errors import InputFileError, UserError
+from pixcal.errors import UserError
 from pixcal.plan import Plan, Step
 from pixcal.procedures import get as get_procedure
 from pixcal.procedures.base import (
@@ -43,7 +44,7 @@ from pixcal.procedures.base import (
     StepContext,
     StepResult,
 )
-from pixcal.store import RunFile, RunWriter
+from pixcal.store import RunWriter
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class RunOutcome:
     steps: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     started: set[int] = field(default_factory=set)
+    config: ModuleConfig | None = None  # the configuration the run started from
 
 
 class StepProgress:
@@ -109,21 +111,12 @@ def default_config(described: dict[str, Any] | None = None) -> ModuleConfig:
 def load_module_config(path: Path | None, described: dict[str, Any] | None = None
                        ) -> ModuleConfig:
     """The configuration to start from: a module TOML file, a pXar directory, a previous run's
-    results file (its ``config_out``), or - without a path - :func:`default_config`."""
+    results file (its ``config_out``, or for a killed run what its last completed step left),
+    or - without a path - :func:`default_config`."""
     if path is None:
         return default_config(described)
     if path.suffix in (".h5", ".hdf5"):
-        try:
-            run = RunFile(path)
-            doc = run.document("config_out") or run.document("config_in")
-        except ValueError as exc:
-            raise InputFileError(path, str(exc).removeprefix(f"{path}: ")) from None
-        if doc is None:
-            raise InputFileError(path, "the run file holds no module configuration")
-        try:
-            return ModuleConfig.from_json(json.dumps(doc))
-        except ValueError as exc:
-            raise InputFileError(path, f"config_out: {exc}") from None
+        return load_run_config(path)
     return load_config(path)
 
 
@@ -177,7 +170,7 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
         raise
     writer.write_json("plan", request.plan.as_document())
     writer.write_config("config_in", json.loads(cfg.to_json()), _arrays(cfg))
-    outcome = RunOutcome(path, "running")
+    outcome = RunOutcome(path, "running", config=cfg)
     api = Measurement(board, to_dut(cfg))
     try:
         with _signals_as_interrupt():
@@ -279,6 +272,9 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         api.dut = snapshot
         if step.continue_on_error:
             api.reprogram()  # the next step starts from the last good configuration
+    if status == "completed" and outcome.config is not None:  # before the step is completed
+        writer.write_config(step_config_name(key), json.loads(
+            from_dut(outcome.config, api.dut).to_json()), {})
     hw = _finish(writer, key, status, error, result, connection, hw0, wall0)
     progress.step_finished(step, status, hw)
     if error:
