@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from pixcal.cli.console import console as cli_console
 from pixcal.runner import DEFAULT_OUT, DEFAULT_TARGET, RunRequest, run_plan
 
 
@@ -39,22 +40,23 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
       pixcal run pretest --target usb://DTB_WS6MP2 --config module.toml -m M1234
       pixcal run alive --config runs/M1234_pretest_....h5      continue from a run
     """
-    from pixcal.connect import connect
+    from pixcal.connect import connect, describe_config
     from pixcal.plan import load_plan
     from pixcal.runner import prepare_out_dir
 
-    console = Console(stderr=True)
+    console = cli_console(stderr=True)
     parsed = load_plan(plan)
     prepare_out_dir(out_dir)
+    described = None if config is None else describe_config(_peek_config(config))
     if target is None:
-        target = DEFAULT_TARGET
+        target = DEFAULT_TARGET if described is None or described["tbm_type"] else "sim://roc"
         console.print(f"no --target given: running on the simulated board [bold]{target}[/]")
-    connection = connect(target)
+    connection = connect(target, described=described)
+    if connection.url != target:
+        console.print(f"simulating the module the configuration describes: {connection.url}")
+        target = connection.url
     if config is None:
-        what = ("the module the simulator address names" if connection.described_dut()
-                else "a TBM08c module of 16 psi46digv21respin ROCs, hub 31")
-        console.print(f"no --config given: a fresh default configuration for {what} "
-                      "(see `pixcal config new`)")
+        _say_what_is_assumed(console, connection)
     request = RunRequest(parsed, target, config, module_id, out_dir, operator, site)
     from pixcal.cli.progress import RichStepProgress
 
@@ -71,3 +73,36 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
         sys.exit(130)
     if outcome.status != "completed":
         sys.exit(1)
+
+
+def _peek_config(path: Path):
+    """The configuration a run will start from (its warnings are the runner's to give)."""
+    from pixcal.config import load_config
+    from pixcal.config.fromrun import config_from_run
+
+    if path.suffix in (".h5", ".hdf5"):
+        return config_from_run(path)[0]
+    return load_config(path)
+
+
+def _say_what_is_assumed(console: Console, connection) -> None:
+    """Without --config: say which DUT the fresh configuration is for (a ``sim://`` address
+    names it; another board is asked what it sees)."""
+    try:
+        d = connection.probe()
+    except BaseException:
+        connection.close()
+        raise
+    if d.get("tbm_type"):
+        what = (f"a {d['tbm_type']} module of {d['n_rocs']} {d['roc_type']} ROCs, hub "
+                f"{d['hub_id']}, HDI {d['hdi']}")
+    else:
+        what = f"a single {d['roc_type']} ROC"
+    if d.get("probed"):
+        seen = (f"a TBM answers at hub {', '.join(map(str, d['hubs_answering']))}"
+                if d["hubs_answering"] else "no TBM answers")
+        console.print(f"no --config given: the board says {seen}; a fresh default "
+                      f"configuration for {what} (give --config for any other module)")
+    else:
+        console.print(f"no --config given: a fresh default configuration for {what}, as the "
+                      "simulator address names it (see `pixcal config new`)")

@@ -1,4 +1,4 @@
-"""Pretest: bring a fresh module to a working point (reference/pxar.md §5.1).
+"""Pretest: bring a fresh module to a working point (the steps of pXar's Pretest).
 
 1. **Program check** - every ROC's Vana at 0, then each ROC's Vana restored alone: a ROC whose
    analog current does not rise by ``program_min_delta_ma`` cannot be programmed. It is
@@ -12,11 +12,19 @@
    ``timing_triggers`` triggers; a pair is good when every burst is decoded with zero errors
    and exactly one event per trigger on every channel. The chosen pair is the centre of the
    largest good region (periodic grid), verified with ``timing_verify_loops`` more bursts.
+   When no pair is clean, the ROC-port delays are the likely cause (a configuration from other
+   hardware): every port delay 0..7 (the same on all ports) is tried at the configured phases,
+   the middle of the clean ones is set (reported as a problem) and the phases are scanned
+   again; if no delay is clean either, the step fails saying that delays or phases are wrong.
 4. **Working pixel and VthrComp/CalDel** - the CalDel x VthrComp efficiency scan of one pixel
    per ROC at ``vcal``; the first candidate pixel whose tornado has a CalDel window wider than
    ``min_caldel_width`` at VthrComp = top - 50 on every programmable ROC is used, and each
    ROC gets VthrComp = bottom + ``delta_vthrcomp`` and CalDel = the window's ``frac_caldel``
    point there.
+
+The step's decoder counters (``decoder/``) are those of the measurements at the chosen
+settings: the verification bursts and the working-pixel scans (the phase and delay scans
+provoke errors on purpose and are stored as scans instead).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
+from hal.decoder import DecoderStats
 from pixcal.analysis import regions, tornado
 from pixcal.procedures.base import (
     Params,
@@ -40,6 +49,9 @@ CANDIDATE_PIXELS = ((12, 22), (5, 5), (15, 26), (20, 32), (25, 36), (30, 42), (3
                     (40, 60), (45, 70), (50, 75))
 N_PHASES = 8
 TOP_MARGIN = 50
+REG_PHASES = 0x0E  # basee: 160 MHz phase (bits 7-5), 400 MHz phase (bits 4-2)
+REG_PORT_DELAYS = 0x0A  # basea: token and header/trailer delay bits, port 1 and port 0 delays
+PORT_DELAY_BITS = 0x3F
 
 
 class PretestParams(Params):
@@ -92,7 +104,7 @@ class Pretest:
         api = ctx.api
         n = api.dut.n_rocs
         timing = params.find_timing and api.dut.has_tbm
-        ctx.progress.start(3 * n + (N_PHASES**2 if timing else 0) + 1, self.unit, "pretest")
+        ctx.progress.start(checks(n, timing), self.unit, "pretest")
         delta, ia0, vana_start = program_check(ctx, params)
         result.datasets["program_delta_ia"] = Dataset(delta, {"units": "mA"})
         ok = delta >= params.program_min_delta_ma
@@ -103,19 +115,16 @@ class Pretest:
             result.problems.append(f"ROC(s) {bad} cannot be programmed (Ia change < "
                                    f"{params.program_min_delta_ma} mA)")
         if not ok.any():
-            raise ProcedureFailed("no ROC responds to programming (check power, cables, hub id)")
+            raise ProcedureFailed("no ROC responds to programming: check power, cables and the hub "
+                                  "id; a module other than the configured one needs --config")
         ia_roc, vana_problems = set_vana(ctx, params, ok, ia0, vana_start)
         result.problems += vana_problems + check_vana_drop(ctx, params, ok)
         result.datasets["ia_per_roc"] = Dataset(ia_roc, {"units": "mA"})
         result.summary["ia_per_roc_ma"] = np.round(ia_roc, 2).tolist()
-        phases = None
-        if timing:
-            scan = scan_phases(ctx, params)
-            result.datasets["tbm_phase_scan"] = Dataset(scan, {
-                "axes": "phase160,phase400", "units": "clean bursts",
-                "bursts": params.timing_loops})
-            phases = choose_phases(ctx, params, scan)
-        pixel, eff, caldel, vthr = find_working_pixel(ctx, params, ok)
+        tally: list[DecoderStats] = []
+        phases = find_timing(ctx, params, result, tally) if timing else None
+        pixel, eff, caldel, vthr = find_working_pixel(ctx, params, ok, tally)
+        result.decoder = sum(tally, DecoderStats()).as_dict()
         result.datasets["tornado"] = Dataset(eff, {
             "axes": "roc,caldel,vthrcomp", "units": "efficiency", "pixel": list(pixel),
             "caldel": caldel, "vthrcomp": vthr, "vcal": params.vcal})
@@ -130,6 +139,13 @@ class Pretest:
             "tbm_phases": phases,
             "problems": result.problems,
         })
+
+
+def checks(n_rocs: int, timing: bool, delays: bool = False) -> int:
+    """Progress units of a pretest: 3 per ROC, the phase grid (twice and the delays when the
+    delays are scanned too), 1 for the working pixel."""
+    grid = N_PHASES**2 if timing else 0
+    return 3 * n_rocs + grid + (N_PHASES + grid if delays else 0) + 1
 
 
 def _ia_ma(ctx: StepContext, settle_s: float) -> float:
@@ -229,16 +245,87 @@ def scan_phases(ctx: StepContext, params: PretestParams) -> np.ndarray:
     return scan
 
 
-def choose_phases(ctx: StepContext, params: PretestParams, scan: np.ndarray) -> dict[str, int]:
-    """Set and verify the centre of the largest all-clean region of the phase scan."""
+def find_timing(ctx: StepContext, params: PretestParams, result: StepResult,
+                tally: list[DecoderStats] | None = None) -> dict[str, int]:
+    """Scan the TBM phases and set the best; when no phase pair gives clean data, scan the
+    ROC-port delays (one value for every port) at the configured phases, take the middle of the
+    clean ones and scan the phases again. Stores the scans in ``result``; the verification
+    bursts' decoder counters go to ``tally``."""
+    api = ctx.api
+    basee = int(api.dut.tbm_regs[0, REG_PHASES])
+    configured_phases = (basee >> 5 & 7, basee >> 2 & 7)
+    scan = scan_phases(ctx, params)
+    attrs = {"axes": "phase160,phase400", "units": "clean bursts", "bursts": params.timing_loops}
+    result.datasets["tbm_phase_scan"] = Dataset(scan, attrs)
+    if regions.region_centre(scan == params.timing_loops) is not None:
+        return choose_phases(ctx, params, scan, tally)
+    configured = [int(v) for v in api.dut.tbm_regs[:, REG_PORT_DELAYS]]
+    ctx.log(f"pretest: no TBM phase gives clean data with the configured ROC-port delays "
+            f"(basea {', '.join(f'{v:#04x}' for v in configured)}); scanning the delays")
+    ctx.progress.start(checks(api.dut.n_rocs, True, delays=True), "checks", "pretest")
+    set_phases(api, *configured_phases)
+    delays = scan_port_delays(ctx, params, configured)
+    result.datasets["port_delay_scan"] = Dataset(delays, {
+        "axes": "port_delay", "units": "clean bursts", "bursts": params.timing_loops})
+    best = regions.region_centre((delays == params.timing_loops)[None, :])
+    if best is None:
+        set_port_delays(api, configured)
+        raise ProcedureFailed(
+            "no TBM phase setting gives clean data, and no ROC-port delay does at the configured "
+            "phases: the TBM delays (basea) or phases (basee) of the configuration are the "
+            "likely cause, else the cable (see tbm_phase_scan and port_delay_scan)")
+    delay = int(best[0][1])
+    set_port_delays(api, configured, delay)
+    result.problems.append(
+        f"no TBM phase gave clean data with the configured ROC-port delays (basea "
+        f"{', '.join(f'{v:#04x}' for v in configured)}); port delay {delay} on every port does: "
+        "used it (check the configuration's basea)")
+    scan = scan_phases(ctx, params)
+    result.datasets["tbm_phase_scan"] = Dataset(scan, attrs | {"port_delay": delay})
+    return choose_phases(ctx, params, scan, tally) | {"port_delay": delay}
+
+
+def scan_port_delays(ctx: StepContext, params: PretestParams, basea: list[int]) -> np.ndarray:
+    """Clean bursts per ROC-port delay 0..7 (the same on both ports of every core; the other
+    bits of each core's ``basea`` as given), int16 [8]."""
+    api = ctx.api
+    counts = np.zeros(N_PHASES, np.int16)
+    for delay in range(N_PHASES):
+        set_port_delays(api, basea, delay)
+        counts[delay] = sum(
+            api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
+            for _ in range(params.timing_loops))
+        ctx.progress.advance(1)
+    return counts
+
+
+def set_port_delays(api, basea: list[int], delay: int | None = None) -> None:
+    """Write ``basea`` of every core (one value per core); with ``delay`` (0..7) its port 0 and
+    port 1 delays replaced by ``delay`` (token and header/trailer bits kept). Then reset the
+    TBM cores."""
+    for core, value in enumerate(basea):
+        if delay is not None:
+            value = value & ~PORT_DELAY_BITS | delay << 3 | delay
+        api.set_tbm(core, "basea", value)
+    for core in range(len(basea)):
+        api.set_tbm(core, "base4", 0x10)
+
+
+def choose_phases(ctx: StepContext, params: PretestParams, scan: np.ndarray,
+                  tally: list[DecoderStats] | None = None) -> dict[str, int]:
+    """Set and verify the centre of the largest all-clean region of the phase scan (the
+    verification bursts' decoder counters are appended to ``tally``)."""
     api = ctx.api
     best = regions.region_centre(scan == params.timing_loops)
     if best is None:
         raise ProcedureFailed("no TBM phase setting gives clean data (see tbm_phase_scan)")
     (p160, p400), depth = best
     set_phases(api, p160, p400)
-    bad = sum(not api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
-              for _ in range(params.timing_verify_loops))
+    bursts = [api.trigger_burst(params.timing_triggers, params.timing_period_clk)
+              for _ in range(params.timing_verify_loops)]
+    if tally is not None:
+        tally += [b.stats for b in bursts]
+    bad = sum(not b.clean for b in bursts)
     if bad:
         raise ProcedureFailed(f"TBM phases 160 MHz {p160} / 400 MHz {p400}: "
                               f"{bad} of {params.timing_verify_loops} verification bursts bad")
@@ -249,15 +336,17 @@ def set_phases(api, p160: int, p400: int) -> None:
     """Write both clock phases into basee of every alpha core, then reset the TBM cores."""
     n_cores = api.dut.tbm_regs.shape[0]
     for core in range(0, n_cores, 2):
-        value = int(api.dut.tbm_regs[core, 0x0E]) & 0x03 | p160 << 5 | p400 << 2
+        value = int(api.dut.tbm_regs[core, REG_PHASES]) & 0x03 | p160 << 5 | p400 << 2
         api.set_tbm(core, "basee", value)
     for core in range(n_cores):
         api.set_tbm(core, "base4", 0x10)
 
 
-def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray
+def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray,
+                       tally: list[DecoderStats] | None = None,
                        ) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
-    """The first candidate pixel with a wide enough CalDel window on every programmable ROC.
+    """The first candidate pixel with a wide enough CalDel window on every programmable ROC
+    (each scan's decoder counters are appended to ``tally``).
 
     Returns the pixel and its scan: efficiency [n_rocs, n_caldel, n_vthrcomp], CalDel and
     VthrComp values.
@@ -268,6 +357,8 @@ def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray
             data = api.dac_dac_scan("caldel", 0, 255, "vthrcomp", 0, 255, params.ntrig,
                                     step1=params.scan_step, step2=params.scan_step,
                                     pixels=np.array([pixel]))
+            if tally is not None:
+                tally.append(data.stats)
             eff = data.responses[:, 0] / params.ntrig
             caldel, vthr = data.values
             widths = [tornado.analyse(eff[r], caldel, vthr, -TOP_MARGIN).width
