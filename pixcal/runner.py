@@ -93,6 +93,9 @@ class StepProgress:
     def message(self, text: str) -> None:
         log.info(text)
 
+    def run_file(self, path: Path) -> None:
+        """The results file was created (a CLI starts the run log next to it)."""
+
 
 def default_config(described: dict[str, Any] | None = None) -> ModuleConfig:
     """A fresh configuration for what the board address describes (a ``sim://`` address names
@@ -174,6 +177,7 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
     api = Measurement(board, to_dut(cfg))
     try:
         with _signals_as_interrupt():
+            progress.run_file(path)
             progress.message(f"results: {path}")
             api.setup()
             ia, id_ = api.power_on()

@@ -38,7 +38,7 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
     Examples:
       pixcal run testplans/fulltest.toml                 built-in simulated module
       pixcal run pretest --target usb://DTB_WS6MP2 --config module.toml -m M1234
-      pixcal run alive --config runs/M1234_pretest_....h5      continue from a run
+      pixcal run alive --config runs/M1234_pretest_20260101T120000Z.h5   continue a run
     """
     from pixcal.connect import connect, describe_config
     from pixcal.plan import load_plan
@@ -60,14 +60,26 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
     request = RunRequest(parsed, target, config, module_id, out_dir, operator, site)
     from pixcal.cli.progress import RichStepProgress
 
-    with RichStepProgress(console) as progress:
-        outcome = run_plan(request, connection, progress)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is closed: report it whatever comes
-    for problem in outcome.problems:
-        console.print(f"[yellow]problem[/] {problem}")
+    progress = RichStepProgress(console)
+    summary: list[str] = []
+    try:
+        with progress:
+            outcome = run_plan(request, connection, progress)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is closed: report it
+        summary += _summary_lines(outcome.path)
+        summary.append(f"run {outcome.status}" + (f": {outcome.error}" if outcome.error
+                                                  else ""))
+    finally:
+        progress.close_log(summary)
+    for line in summary[:-1]:
+        click.echo(line, err=True)
     style = {"completed": "green"}.get(outcome.status, "red")
     console.print(f"run [{style}]{outcome.status}[/]" + (f": {outcome.error}" if outcome.error
-                                                        else ""))
+                                                        else ""), markup=True, highlight=False)
+    if outcome.status == "failed" and config is None:
+        console.print("hint: the run started from a fresh default configuration (no --config); "
+                      "if the module is not the one assumed above, give its configuration with "
+                      "--config", highlight=False)
     click.echo(str(outcome.path))
     if outcome.status == "interrupted":
         sys.exit(130)
@@ -106,3 +118,22 @@ def _say_what_is_assumed(console: Console, connection) -> None:
     else:
         console.print(f"no --config given: a fresh default configuration for {what}, as the "
                       "simulator address names it (see `pixcal config new`)")
+
+
+def _summary_lines(path: Path) -> list[str]:
+    """What the steps found (as ``pixcal show`` prints it), the total hardware time and the
+    power-off confirmation; wrapped to the terminal only if stderr is one."""
+    import shutil
+
+    from pixcal.cli.runview import closing_lines, dataset_shapes, run_lines
+    from pixcal.store import RunFile
+
+    try:
+        run = RunFile(path)
+        head, steps = run.header(), run.steps()
+        shapes = dataset_shapes(path)
+    except (OSError, ValueError) as exc:
+        return [f"cannot read back {path} for the summary: {exc}"]
+    width = shutil.get_terminal_size().columns if sys.stderr.isatty() else 1 << 20
+    return (run_lines(head, steps, shapes, width, with_header=False)
+            + closing_lines(head, steps, width))

@@ -29,13 +29,14 @@ provoke errors on purpose and are stored as scans instead).
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from hal.decoder import DecoderStats
-from pixcal.analysis import regions, tornado
+from pixcal.analysis import tornado
 from pixcal.procedures.base import (
     Params,
     PixelList,
@@ -43,15 +44,14 @@ from pixcal.procedures.base import (
     StepContext,
     StepResult,
 )
+from pixcal.procedures.linktiming import checks, find_timing
 from pixcal.store import Dataset
+
+log = logging.getLogger(__name__)  # the step's decisions (shown with -v, kept in the run log)
 
 CANDIDATE_PIXELS = ((12, 22), (5, 5), (15, 26), (20, 32), (25, 36), (30, 42), (35, 50),
                     (40, 60), (45, 70), (50, 75))
-N_PHASES = 8
 TOP_MARGIN = 50
-REG_PHASES = 0x0E  # basee: 160 MHz phase (bits 7-5), 400 MHz phase (bits 4-2)
-REG_PORT_DELAYS = 0x0A  # basea: token and header/trailer delay bits, port 1 and port 0 delays
-PORT_DELAY_BITS = 0x3F
 
 
 class PretestParams(Params):
@@ -141,13 +141,6 @@ class Pretest:
         })
 
 
-def checks(n_rocs: int, timing: bool, delays: bool = False) -> int:
-    """Progress units of a pretest: 3 per ROC, the phase grid (twice and the delays when the
-    delays are scanned too), 1 for the working pixel."""
-    grid = N_PHASES**2 if timing else 0
-    return 3 * n_rocs + grid + (N_PHASES + grid if delays else 0) + 1
-
-
 def _ia_ma(ctx: StepContext, settle_s: float) -> float:
     ctx.api.wait(settle_s)
     return ctx.api.currents()[0] * 1000.0
@@ -203,6 +196,8 @@ def set_vana(ctx: StepContext, params: PretestParams, ok: np.ndarray, ia0: float
                 break
             vana = nxt
         chosen[r], result[r] = best
+        log.info("ROC %d: Vana %d gives %.2f mA (target %.2f mA)", r, best[0], best[1],
+                 params.target_ia_ma)
         if abs(params.target_ia_ma - best[1]) > params.ia_tolerance_ma:
             problems.append(f"ROC {r}: Vana did not reach {params.target_ia_ma} mA "
                             f"(best: Vana {best[0]} gives {best[1]:.2f} mA)")
@@ -230,118 +225,6 @@ def check_vana_drop(ctx: StepContext, params: PretestParams, ok: np.ndarray) -> 
     return problems
 
 
-def scan_phases(ctx: StepContext, params: PretestParams) -> np.ndarray:
-    """Clean bursts per (160 MHz, 400 MHz) phase pair, int16 [8, 8]."""
-    api = ctx.api
-    scan = np.zeros((N_PHASES, N_PHASES), np.int16)
-    for p160 in range(N_PHASES):
-        for p400 in range(N_PHASES):
-            set_phases(api, p160, p400)
-            scan[p160, p400] = sum(
-                api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
-                for _ in range(params.timing_loops)
-            )
-            ctx.progress.advance(1)
-    return scan
-
-
-def find_timing(ctx: StepContext, params: PretestParams, result: StepResult,
-                tally: list[DecoderStats] | None = None) -> dict[str, int]:
-    """Scan the TBM phases and set the best; when no phase pair gives clean data, scan the
-    ROC-port delays (one value for every port) at the configured phases, take the middle of the
-    clean ones and scan the phases again. Stores the scans in ``result``; the verification
-    bursts' decoder counters go to ``tally``."""
-    api = ctx.api
-    basee = int(api.dut.tbm_regs[0, REG_PHASES])
-    configured_phases = (basee >> 5 & 7, basee >> 2 & 7)
-    scan = scan_phases(ctx, params)
-    attrs = {"axes": "phase160,phase400", "units": "clean bursts", "bursts": params.timing_loops}
-    result.datasets["tbm_phase_scan"] = Dataset(scan, attrs)
-    if regions.region_centre(scan == params.timing_loops) is not None:
-        return choose_phases(ctx, params, scan, tally)
-    configured = [int(v) for v in api.dut.tbm_regs[:, REG_PORT_DELAYS]]
-    ctx.log(f"pretest: no TBM phase gives clean data with the configured ROC-port delays "
-            f"(basea {', '.join(f'{v:#04x}' for v in configured)}); scanning the delays")
-    ctx.progress.start(checks(api.dut.n_rocs, True, delays=True), "checks", "pretest")
-    set_phases(api, *configured_phases)
-    delays = scan_port_delays(ctx, params, configured)
-    result.datasets["port_delay_scan"] = Dataset(delays, {
-        "axes": "port_delay", "units": "clean bursts", "bursts": params.timing_loops})
-    best = regions.region_centre((delays == params.timing_loops)[None, :])
-    if best is None:
-        set_port_delays(api, configured)
-        raise ProcedureFailed(
-            "no TBM phase setting gives clean data, and no ROC-port delay does at the configured "
-            "phases: the TBM delays (basea) or phases (basee) of the configuration are the "
-            "likely cause, else the cable (see tbm_phase_scan and port_delay_scan)")
-    delay = int(best[0][1])
-    set_port_delays(api, configured, delay)
-    result.problems.append(
-        f"no TBM phase gave clean data with the configured ROC-port delays (basea "
-        f"{', '.join(f'{v:#04x}' for v in configured)}); port delay {delay} on every port does: "
-        "used it (check the configuration's basea)")
-    scan = scan_phases(ctx, params)
-    result.datasets["tbm_phase_scan"] = Dataset(scan, attrs | {"port_delay": delay})
-    return choose_phases(ctx, params, scan, tally) | {"port_delay": delay}
-
-
-def scan_port_delays(ctx: StepContext, params: PretestParams, basea: list[int]) -> np.ndarray:
-    """Clean bursts per ROC-port delay 0..7 (the same on both ports of every core; the other
-    bits of each core's ``basea`` as given), int16 [8]."""
-    api = ctx.api
-    counts = np.zeros(N_PHASES, np.int16)
-    for delay in range(N_PHASES):
-        set_port_delays(api, basea, delay)
-        counts[delay] = sum(
-            api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
-            for _ in range(params.timing_loops))
-        ctx.progress.advance(1)
-    return counts
-
-
-def set_port_delays(api, basea: list[int], delay: int | None = None) -> None:
-    """Write ``basea`` of every core (one value per core); with ``delay`` (0..7) its port 0 and
-    port 1 delays replaced by ``delay`` (token and header/trailer bits kept). Then reset the
-    TBM cores."""
-    for core, value in enumerate(basea):
-        if delay is not None:
-            value = value & ~PORT_DELAY_BITS | delay << 3 | delay
-        api.set_tbm(core, "basea", value)
-    for core in range(len(basea)):
-        api.set_tbm(core, "base4", 0x10)
-
-
-def choose_phases(ctx: StepContext, params: PretestParams, scan: np.ndarray,
-                  tally: list[DecoderStats] | None = None) -> dict[str, int]:
-    """Set and verify the centre of the largest all-clean region of the phase scan (the
-    verification bursts' decoder counters are appended to ``tally``)."""
-    api = ctx.api
-    best = regions.region_centre(scan == params.timing_loops)
-    if best is None:
-        raise ProcedureFailed("no TBM phase setting gives clean data (see tbm_phase_scan)")
-    (p160, p400), depth = best
-    set_phases(api, p160, p400)
-    bursts = [api.trigger_burst(params.timing_triggers, params.timing_period_clk)
-              for _ in range(params.timing_verify_loops)]
-    if tally is not None:
-        tally += [b.stats for b in bursts]
-    bad = sum(not b.clean for b in bursts)
-    if bad:
-        raise ProcedureFailed(f"TBM phases 160 MHz {p160} / 400 MHz {p400}: "
-                              f"{bad} of {params.timing_verify_loops} verification bursts bad")
-    return {"phase160": p160, "phase400": p400, "margin": depth}
-
-
-def set_phases(api, p160: int, p400: int) -> None:
-    """Write both clock phases into basee of every alpha core, then reset the TBM cores."""
-    n_cores = api.dut.tbm_regs.shape[0]
-    for core in range(0, n_cores, 2):
-        value = int(api.dut.tbm_regs[core, REG_PHASES]) & 0x03 | p160 << 5 | p400 << 2
-        api.set_tbm(core, "basee", value)
-    for core in range(n_cores):
-        api.set_tbm(core, "base4", 0x10)
-
-
 def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray,
                        tally: list[DecoderStats] | None = None,
                        ) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
@@ -365,7 +248,10 @@ def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray,
                       for r in range(api.dut.n_rocs)]
             if all(w > params.min_caldel_width for w, good in zip(widths, ok, strict=True)
                    if good):
+                log.info("working pixel (%d, %d): CalDel windows %s", *pixel, widths)
                 return tuple(pixel), eff, caldel, vthr
+            log.info("pixel (%d, %d) rejected: CalDel windows %s (need > %d)", *pixel, widths,
+                     params.min_caldel_width)
     raise ProcedureFailed(f"no working pixel among {len(params.pixels)} candidates")
 
 
@@ -388,4 +274,5 @@ def set_vthrcomp_caldel(ctx: StepContext, params: PretestParams, ok: np.ndarray,
             continue
         api.set_dac("vthrcomp", point[0], rocs=[r])
         api.set_dac("caldel", point[1], rocs=[r])
+        log.info("ROC %d: VthrComp %d, CalDel %d", r, point[0], point[1])
     return problems
