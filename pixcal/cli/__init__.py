@@ -41,9 +41,9 @@ def cli(verbose: int) -> None:
 
     \b
     Start here:
-      pixcal run testplans/fulltest.toml          run a test plan on the built-in simulator
-      pixcal run PLAN --target usb://DTB_XXXXXX    the same on a real board
-      pixcal show runs/<file>.h5                  what a run found
+      pixcal run testplans/fulltest.toml                  a plan on the built-in simulator
+      pixcal run pretest --target usb://DTB_WS6MP2        a plan on a real board
+      pixcal show runs/M1234_pretest_20260101T120000Z.h5  what a run found
     Every command has its own --help.
     """
     setup_logging(verbose)

@@ -56,10 +56,10 @@ def config() -> None:
 
     \b
     Examples:
-      pixcal config new --roc-type psi46digv21respin --tbm tbm08c --hdi fpix -o module.toml
+      pixcal config new --roc-type psi46digv21respin --tbm tbm08c --hdi fpix -o fpix.toml
       pixcal config import-pxar P-A-3-15/000_FPIXTest_p17 -o P-A-3-15.toml --module-id P-A-3-15
       pixcal config show P-A-3-15.toml
-      pixcal config export-pxar P-A-3-15.toml -o pxar-dir
+      pixcal config export-pxar P-A-3-15.toml -o P-A-3-15-pxar
     """
 
 
@@ -82,7 +82,7 @@ def import_pxar_cmd(directory: Path, output: Path, trim_vcal: Any, module_id: st
 
     \b
     Examples:
-      pixcal config import-pxar 000_FPIXTest_p17 -o module.toml
+      pixcal config import-pxar 000_FPIXTest_p17 -o fpixtest.toml
       pixcal config import-pxar 000_Pretest_p17 -o pretest.toml --trim-vcal none
     """
     from pixcal.config.pxar import import_pxar
@@ -106,8 +106,8 @@ def export_pxar_cmd(source: Path, output: Path, force: bool) -> None:
     (dacParameters35_C0.dat: start pXar with -T 35). Nothing is written if anything is wrong.
 
     \b
-    Example:
-      pixcal config export-pxar module.toml -o pxar-dir && pXar -d pxar-dir -T 35
+    Example (then: pXar -d pxar-out -T 35):
+      pixcal config export-pxar module.toml -o pxar-out
     """
     from pixcal.config.load import load_config
     from pixcal.config.pxar import export_pxar
@@ -125,7 +125,7 @@ def show_cmd(source: Path) -> None:
     \b
     Examples:
       pixcal config show module.toml
-      pixcal config show path/to/pxar/directory
+      pixcal config show P-A-3-15-pxar
     """
     from rich.console import Console
 

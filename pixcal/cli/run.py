@@ -40,6 +40,7 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
       pixcal run pretest --target usb://DTB_WS6MP2 --config module.toml -m M1234
       pixcal run alive --config runs/M1234_pretest_20260101T120000Z.h5   continue a run
     """
+    from pixcal.config.fromrun import peek_config
     from pixcal.connect import connect, describe_config
     from pixcal.plan import load_plan
     from pixcal.runner import prepare_out_dir
@@ -47,7 +48,7 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
     console = cli_console(stderr=True)
     parsed = load_plan(plan)
     prepare_out_dir(out_dir)
-    described = None if config is None else describe_config(_peek_config(config))
+    described = None if config is None else describe_config(peek_config(config))
     if target is None:
         target = DEFAULT_TARGET if described is None or described["tbm_type"] else "sim://roc"
         console.print(f"no --target given: running on the simulated board [bold]{target}[/]")
@@ -85,16 +86,6 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
         sys.exit(130)
     if outcome.status != "completed":
         sys.exit(1)
-
-
-def _peek_config(path: Path):
-    """The configuration a run will start from (its warnings are the runner's to give)."""
-    from pixcal.config import load_config
-    from pixcal.config.fromrun import config_from_run
-
-    if path.suffix in (".h5", ".hdf5"):
-        return config_from_run(path)[0]
-    return load_config(path)
 
 
 def _say_what_is_assumed(console: Console, connection) -> None:

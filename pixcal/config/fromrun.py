@@ -89,3 +89,13 @@ def load_run_config(path: Path) -> ModuleConfig:
     if note:
         log.warning(note)
     return cfg
+
+
+def peek_config(path: Path) -> ModuleConfig:
+    """The configuration a run will start from - a module TOML file, a pXar directory or a
+    run's file - without logging (the run gives the warnings when it loads it)."""
+    from pixcal.config.load import load_config
+
+    if Path(path).suffix in (".h5", ".hdf5"):
+        return config_from_run(Path(path))[0]
+    return load_config(path)

@@ -139,3 +139,26 @@ def test_board_off_powers_down_and_confirms(capsys):
     assert code == 0, err
     assert "HV off, module off (confirmed: VA 0.000 V, VD 0.000 V)" in out
     assert not power.hv_on and not power.on
+
+
+# ------------------------------------------------------------------ plan show --estimate
+
+def test_plan_show_estimates_the_hardware_time_of_each_step(capsys, tmp_path):
+    from sim_runs import run_steps
+
+    from pixcal.store import RunFile
+
+    url = "sim://roc?seed=1&defects=none"
+    code, out, err = run(capsys, "plan", "show", "pretest", "--estimate", "--target", url,
+                         "--json")
+    assert code == 0, err
+    estimate = json.loads(out)["estimated_hardware_s"]
+    outcome, _ = run_steps(url, [{"procedure": "pretest"}], tmp_path)
+    real = RunFile(outcome.path).step("pretest").hardware_s
+    assert estimate["steps"]["pretest"] == pytest.approx(real, abs=0.05) and real > 0.5
+    assert estimate["total"] == estimate["steps"]["pretest"]
+    code, out, _ = run(capsys, "plan", "show", "pretest", "--estimate", "--target", url)
+    assert "estimated hardware time  total" in out
+    code, _, err = run(capsys, "plan", "show", "pretest", "--estimate", "--target",
+                       "socket://127.0.0.1:1")
+    one_line_error(code, err, "socket://127.0.0.1:1", "simulated board")
