@@ -142,3 +142,12 @@ def test_every_example_runs_as_written(tmp_path, monkeypatch, capsys):
             server.terminate()
             server.wait(10)
     assert server is not None or busy  # the sim serve example ran
+
+
+def test_docs_stand_alone():
+    """README and docs/ cite public sources in their own words, never notes or folders that
+    are not part of the project."""
+    outside = re.compile(r"reference/\w+\.md|\.\./shared|shared/fixtures|fixtures/pxar")
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            assert not outside.search(line), f"{path.name}:{number}: {line}"

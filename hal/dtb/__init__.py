@@ -1,11 +1,13 @@
 """Typed DTB client: the firmware's calls with SI units, names and range checks.
 
 :class:`Board` is a set of small parts over one :class:`hal.rpc.RpcClient`, one per area of
-reference/dtb.md §2: ``board.info`` (identity), ``board.power``, ``board.signals`` (delays,
-levels, clock), ``board.pg`` (pattern generator), ``board.trigger``, ``board.roc``,
-``board.tbm``, ``board.daq`` and ``board.loops`` (the Nios test loops). Every value is checked
-against :mod:`hal.chips` (or the firmware's field width) before anything is sent; a bad value
-raises :class:`hal.errors.RegisterRangeError` naming the register and its range.
+the DTB firmware's RPC interface (public: github.com/psi46/pixel-dtb-firmware): ``board.info``
+(identity), ``board.power``, ``board.signals`` (delays, levels, clock), ``board.pg`` (pattern
+generator), ``board.trigger``, ``board.roc``, ``board.tbm``, ``board.daq`` and
+``board.loops`` (the Nios test loops); each lives in its own module of this package. Every
+value is checked against :mod:`hal.chips` (or the firmware's field width) before anything is
+sent; a bad value raises :class:`hal.errors.RegisterRangeError` naming the register and its
+range.
 
 Calls without outputs are buffered by the RPC client and go out with the next call that has a
 reply (or :meth:`Board.flush`).

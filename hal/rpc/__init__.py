@@ -1,6 +1,6 @@
 """The DTB's binary RPC: signature language, message codec, framing and the client.
 
-Wire format (reference/dtb.md §1.2-1.3, little-endian): a *command message* ``C0 id16 n8`` + n
+Wire format (little-endian, as the DTB firmware speaks it): a *command message* ``C0 id16 n8`` + n
 bytes of packed scalars, and a *data message* ``C2 len24`` + payload (one vector or string). A
 request is one command message (plain and in/out scalars) followed by one data message per input
 vector/string; a reply (only for functions with outputs) reuses the request id and carries the

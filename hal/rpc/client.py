@@ -164,7 +164,7 @@ class RpcClient:
         return cid
 
     def check_compatibility(self, required: Iterable[str] | None = None) -> Compatibility:
-        """Check the board's RPC table against the host's (reference/dtb.md §1.4).
+        """Check the board's RPC table against the host's (the firmware's hash of its call table).
 
         ``GetRpcCallName(5)`` must be ``GetRpcCallHash$I``; if the board's table hash equals the
         host's, every id is taken from the host table. Otherwise every required name (default:
