@@ -110,3 +110,31 @@ def test_show_says_how_to_make_an_unconfirmed_power_off_safe(module_run, tmp_pat
     _, text, _ = run(capsys, "show", copy)
     assert (f"NOT confirmed - make it safe: pixcal board off --target {MODULE}"
             in " ".join(text.split()))
+
+
+def test_a_run_whose_power_off_is_not_confirmed_says_how_to_make_it_safe(tmp_path, capsys,
+                                                                         monkeypatch):
+    from pixcal import connect
+    from pixcal.cli import progress
+    from simulators.servers import TcpServer
+
+    server = TcpServer(connect.simulated_server("sim://roc?seed=4&defects=none")).start()
+    monkeypatch.setattr(connect.connect, "__defaults__", (1.0, None))  # quick timeouts
+    started = progress.RichStepProgress.step_started
+
+    def cut_cable(self, step, unit):
+        server.close()
+        return started(self, step, unit)
+
+    monkeypatch.setattr(progress.RichStepProgress, "step_started", cut_cable)
+    code, _, err = run(capsys, "run", "alive", "--target", server.url, "--config",
+                         _roc_config(tmp_path), "--out", tmp_path)
+    assert code == 1
+    assert f"NOT confirmed - make it safe: pixcal board off --target {server.url}" in err
+    assert "power-off not confirmed by the board" in err.splitlines()[-1]
+
+
+def _roc_config(tmp_path):
+    from pixcal.config import ModuleConfig, write_toml
+
+    return write_toml(ModuleConfig.default(), tmp_path / "roc.toml")
