@@ -63,6 +63,7 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
 
     progress = RichStepProgress(console)
     summary: list[str] = []
+    sigint = signal.getsignal(signal.SIGINT)
     try:
         with progress:
             outcome = run_plan(request, connection, progress)
@@ -72,20 +73,28 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
                                                   else ""))
     finally:
         progress.close_log(summary)
+    try:
+        _report(console, outcome, summary, config is None)
+    finally:
+        signal.signal(signal.SIGINT, sigint)  # for a caller that goes on (tests, scripts)
+    if outcome.status == "interrupted":
+        sys.exit(130)
+    if outcome.status != "completed":
+        sys.exit(1)
+
+
+def _report(console: Console, outcome, summary: list[str], no_config: bool) -> None:
+    """The summary lines, the final status, a hint, and the results file's path last."""
     for line in summary[:-1]:
         click.echo(line, err=True)
     style = {"completed": "green"}.get(outcome.status, "red")
     console.print(f"run [{style}]{outcome.status}[/]" + (f": {outcome.error}" if outcome.error
                                                         else ""), markup=True, highlight=False)
-    if outcome.status == "failed" and config is None:
+    if outcome.status == "failed" and no_config:
         console.print("hint: the run started from a fresh default configuration (no --config); "
                       "if the module is not the one assumed above, give its configuration with "
                       "--config", highlight=False)
     click.echo(str(outcome.path))
-    if outcome.status == "interrupted":
-        sys.exit(130)
-    if outcome.status != "completed":
-        sys.exit(1)
 
 
 def _say_what_is_assumed(console: Console, connection) -> None:

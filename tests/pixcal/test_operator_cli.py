@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import run_cli
 from readonly import readonly_dir  # noqa: F401 (fixture)
 
 from hal.errors import TransportError
 from hal.transport import usb
-from pixcal.cli import main
 from simulators.servers import TcpServer
 
 DATA = Path(__file__).parents[1] / "data" / "pxar"
@@ -20,14 +20,6 @@ FPIX = DATA / "fpix-module-P-A-3-15"
 ONE_ROC_EVENT = "a25d 80c0 4030 0043 2628 004b 264d e000 c000"
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_line_error(code: int, err: str, *needles: str) -> None:
@@ -49,7 +41,7 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
 ])
 def test_unwritable_output_is_one_clear_line(capsys, readonly_dir, command):  # noqa: F811
     args = [a.format(ro=readonly_dir) for a in command]
-    code, _, err = run(capsys, *args)
+    code, _, err = run_cli(capsys, *args)
     one_line_error(code, err, str(readonly_dir))
     assert list(readonly_dir.iterdir()) == []  # nothing half-written
 
@@ -61,7 +53,7 @@ def test_decode_reads_a_binary_dump_of_little_endian_words(capsys, tmp_path):
     dump = tmp_path / "dump.bin"
     words.tofile(dump)
     for extra in ([], ["--file-format", "u16le"]):
-        code, out, err = run(capsys, "decode", "--file", dump, "--rocs", "1", "--json", *extra)
+        code, out, err = run_cli(capsys, "decode", "--file", dump, "--rocs", "1", "--json", *extra)
         assert code == 0, err
         hits = json.loads(out)["hits"]
         assert [(h["col"], h["row"], h["ph"]) for h in hits] == [(3, 70, 24), (3, 52, 45)]
@@ -70,15 +62,15 @@ def test_decode_reads_a_binary_dump_of_little_endian_words(capsys, tmp_path):
 def test_decode_binary_problems_name_the_file(capsys, tmp_path):
     odd = tmp_path / "odd.bin"
     odd.write_bytes(b"\x5d\xa2\xc0")
-    one_line_error(*run(capsys, "decode", "--file", odd)[::2], str(odd), "16-bit words")
-    code, _, err = run(capsys, "decode", "--file", odd, "--file-format", "hex")
+    one_line_error(*run_cli(capsys, "decode", "--file", odd)[::2], str(odd), "16-bit words")
+    code, _, err = run_cli(capsys, "decode", "--file", odd, "--file-format", "hex")
     one_line_error(code, err, str(odd), "u16le")
 
 
 # ------------------------------------------------------------------ sim serve
 
 def test_sim_serve_bad_address_names_it_once(capsys):
-    code, _, err = run(capsys, "sim", "serve", "sim://modul")
+    code, _, err = run_cli(capsys, "sim", "serve", "sim://modul")
     one_line_error(code, err, "unknown simulated board")
     assert err.count("sim://modul") == 1
 
@@ -93,13 +85,13 @@ def test_board_list_shows_ftdi_devices_with_their_names(capsys, monkeypatch):
              (Desc(0x403, 0x6014, 2, 3, "FT0XYZ", None, "C232HM"), 1)]
     monkeypatch.setattr(usb, "_pyftdi_devices", lambda: found)
     monkeypatch.setattr(usb.list_devices, "__defaults__", (lambda: found,))
-    code, out, err = run(capsys, "board", "list")
+    code, out, err = run_cli(capsys, "board", "list")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["DTB_WS6MP2", "usb://DTB_WS6MP2"]
     assert "bus 1 address 7" in lines[0]
     assert lines[1].startswith("FT0XYZ") and "not a DTB name" in lines[1]
-    code, out, _ = run(capsys, "board", "list", "--json")
+    code, out, _ = run_cli(capsys, "board", "list", "--json")
     assert [d["url"] for d in json.loads(out)] == ["usb://DTB_WS6MP2", ""]
 
 
@@ -112,7 +104,7 @@ def test_missing_libusb_says_what_to_install(capsys, monkeypatch):
         raise NoBackendError("No backend available")
 
     monkeypatch.setattr(usb.list_devices, "__defaults__", (no_backend,))
-    code, _, err = run(capsys, "board", "list")
+    code, _, err = run_cli(capsys, "board", "list")
     one_line_error(code, err, "libusb-1.0", "apt install libusb-1.0-0")
 
     class Ftdi:
@@ -135,7 +127,7 @@ def test_board_off_powers_down_and_confirms(capsys):
     power = target.handler.power
     power.hv_on, power.on = True, True
     with TcpServer(target) as srv:
-        code, out, err = run(capsys, "board", "off", "--target", srv.url)
+        code, out, err = run_cli(capsys, "board", "off", "--target", srv.url)
     assert code == 0, err
     assert "HV off, module off (confirmed: VA 0.000 V, VD 0.000 V)" in out
     assert not power.hv_on and not power.on
@@ -149,7 +141,7 @@ def test_plan_show_estimates_the_hardware_time_of_each_step(capsys, tmp_path):
     from pixcal.store import RunFile
 
     url = "sim://roc?seed=1&defects=none"
-    code, out, err = run(capsys, "plan", "show", "pretest", "--estimate", "--target", url,
+    code, out, err = run_cli(capsys, "plan", "show", "pretest", "--estimate", "--target", url,
                          "--json")
     assert code == 0, err
     estimate = json.loads(out)["estimated_hardware_s"]
@@ -157,8 +149,8 @@ def test_plan_show_estimates_the_hardware_time_of_each_step(capsys, tmp_path):
     real = RunFile(outcome.path).step("pretest").hardware_s
     assert estimate["steps"]["pretest"] == pytest.approx(real, abs=0.05) and real > 0.5
     assert estimate["total"] == estimate["steps"]["pretest"]
-    code, out, _ = run(capsys, "plan", "show", "pretest", "--estimate", "--target", url)
+    code, out, _ = run_cli(capsys, "plan", "show", "pretest", "--estimate", "--target", url)
     assert "estimated hardware time  total" in out
-    code, _, err = run(capsys, "plan", "show", "pretest", "--estimate", "--target",
+    code, _, err = run_cli(capsys, "plan", "show", "pretest", "--estimate", "--target",
                        "socket://127.0.0.1:1")
     one_line_error(code, err, "socket://127.0.0.1:1", "simulated board")

@@ -8,6 +8,7 @@ import re
 import sys
 
 import pytest
+from clirun import run_cli
 
 from pixcal.cli import main
 from pixcal.store import RunFile
@@ -15,14 +16,6 @@ from pixcal.store import RunFile
 MODULE = "sim://module?seed=2&defects=none"
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +74,7 @@ def test_verbose_shows_decisions_and_the_run_log_keeps_them(module_run):
 def test_show_is_readable_at_100_columns(module_run, capsys):
     _, out, _ = module_run
     path = out.strip().splitlines()[-1]
-    code, text, _ = run(capsys, "show", path)
+    code, text, _ = run_cli(capsys, "show", path)
     assert code == 0
     lines = text.splitlines()
     assert max(map(len, lines)) <= 100
@@ -107,7 +100,7 @@ def test_show_says_how_to_make_an_unconfirmed_power_off_safe(module_run, tmp_pat
     shutil.copy(out.strip().splitlines()[-1], copy)
     with h5py.File(copy, "a") as f:
         f.attrs["power_off_confirmed"] = False
-    _, text, _ = run(capsys, "show", copy)
+    _, text, _ = run_cli(capsys, "show", copy)
     assert (f"NOT confirmed - make it safe: pixcal board off --target {MODULE}"
             in " ".join(text.split()))
 
@@ -127,7 +120,7 @@ def test_a_run_whose_power_off_is_not_confirmed_says_how_to_make_it_safe(tmp_pat
         return started(self, step, unit)
 
     monkeypatch.setattr(progress.RichStepProgress, "step_started", cut_cable)
-    code, _, err = run(capsys, "run", "alive", "--target", server.url, "--config",
+    code, _, err = run_cli(capsys, "run", "alive", "--target", server.url, "--config",
                          _roc_config(tmp_path), "--out", tmp_path)
     assert code == 1
     assert f"NOT confirmed - make it safe: pixcal board off --target {server.url}" in err

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import run_cli
 
-from pixcal.cli import main
 from pixcal.config import ModuleConfig, TbmCore, import_pxar, write_toml
 from pixcal.connect import simulated_server
 from pixcal.store import RunFile
@@ -20,14 +20,6 @@ pytestmark = pytest.mark.timeout(300)
 FPIX = Path(__file__).parents[1] / "data" / "pxar" / "fpix-module-P-A-3-15"
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_sim_target_builds_the_module_the_configuration_describes(capsys, tmp_path):
@@ -36,7 +28,7 @@ def test_sim_target_builds_the_module_the_configuration_describes(capsys, tmp_pa
     plan = tmp_path / "plan.toml"
     plan.write_text('[[steps]]\nprocedure = "pretest"\ntiming_verify_loops = 2\n'
                     'pixels = [[12, 22]]\n')
-    code, out, err = run(capsys, "run", plan, "--target", "sim://module?seed=3&defects=none",
+    code, out, err = run_cli(capsys, "run", plan, "--target", "sim://module?seed=3&defects=none",
                          "--config", cfg, "--out", tmp_path / "runs")
     assert code == 0, err
     url = "sim://module?defects=none&hdi=fpix&hub=15&roc=psi46digv21respin&seed=3&tbm=tbm08c"
@@ -54,7 +46,7 @@ def test_the_address_wins_and_a_contradiction_is_one_line(capsys, tmp_path):
     assert "hub=7" in sim_address_for("sim://module?hub=7", fpix)
     roc = tmp_path / "roc.toml"
     write_toml(ModuleConfig.default(roc_type="proc600"), roc)
-    code, _, err = run(capsys, "run", "pretest", "--target", "sim://module", "--config", roc,
+    code, _, err = run_cli(capsys, "run", "pretest", "--target", "sim://module", "--config", roc,
                        "--out", tmp_path / "runs")
     assert code == 2 and err.strip() == (
         "error: sim://module: the configuration describes a bare proc600 ROC; use sim://roc")
@@ -71,7 +63,7 @@ def test_without_config_the_board_is_asked_what_it_sees(capsys, tmp_path, addres
                     'timing_verify_loops = 2\n')
     server = simulated_server(address)
     with TcpServer(server) as srv:
-        code, out, err = run(capsys, "run", plan, "--target", srv.url, "--out", tmp_path)
+        code, out, err = run_cli(capsys, "run", plan, "--target", srv.url, "--out", tmp_path)
     assert code == 0, err
     assert f"no --config given: the board says {seen}" in err
     cfg = RunFile(out.strip().splitlines()[-1]).document("config_in")
