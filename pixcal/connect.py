@@ -92,11 +92,11 @@ def describe_config(cfg) -> dict[str, object]:
 def probe_dut(board: Board) -> dict[str, object]:
     """Ask the board what is attached: a TBM (answering at which hub) or a bare ROC.
 
-    The DUT is set up and powered as a default TBM08c module (its power limits), every hub id
-    0..31 is asked for a TBM register read-back, and the DUT is switched off again (HV off,
-    module off) whatever happens. One TBM is taken for a TBM08c, two at neighbouring hubs (h,
-    h - 1) for a TBM10c module at hub h; the ROC type cannot be read from the chips and is
-    assumed to be the common one.
+    The DUT is set up as a default TBM08c module and powered with a bare ROC's supply voltages
+    (safe for either), every hub id 0..31 is asked for a TBM register read-back, and the DUT
+    is switched off again (HV off, module off) whatever happens. One TBM is taken for a
+    TBM08c, two at neighbouring hubs (h, h - 1) for a TBM10c module at hub h; the ROC type
+    cannot be read from the chips and is assumed to be the common one.
 
     Returns
     -------
@@ -108,11 +108,12 @@ def probe_dut(board: Board) -> dict[str, object]:
     hal.program.PowerFault : the DUT draws no current or sits at a current limit.
     """
     from hal import program
-    from pixcal.config import ModuleConfig
+    from pixcal.config import ModuleConfig, PowerSettings
     from pixcal.dutconfig import to_dut
 
     cfg = ModuleConfig.default(tbm_type=PROBE_TBM)
-    dut = to_dut(cfg)
+    # the lower supply voltages of a bare ROC: safe whichever DUT is attached
+    dut = to_dut(cfg.replace(power=PowerSettings.default(None)))
     try:
         program.setup_board(board, dut)
         program.power_on(board, dut)
