@@ -90,12 +90,13 @@ def _pyftdi_devices() -> list[tuple[Any, int]]:
     return _ftdi_class().list_devices(f"ftdi://{FTDI_VID:#06x}:{FT232H_PID:#06x}/1")
 
 
-def list_devices(lister: Any = _pyftdi_devices) -> list[dict[str, Any]]:
+def list_devices(lister: Any = None) -> list[dict[str, Any]]:
     """The FT232H devices attached to this computer, with the address to reach each.
 
     Parameters
     ----------
-    lister : returns pyftdi's ``(UsbDeviceDescriptor, n_interfaces)`` pairs (tests pass a fake).
+    lister : returns pyftdi's ``(UsbDeviceDescriptor, n_interfaces)`` pairs; default pyftdi's
+        ``Ftdi.list_devices`` for the FT232H (tests pass a fake).
 
     Returns
     -------
@@ -108,7 +109,7 @@ def list_devices(lister: Any = _pyftdi_devices) -> list[dict[str, Any]]:
     TransportError : pyftdi or libusb is missing (saying what to install), or USB cannot be read.
     """
     try:
-        found = lister()
+        found = (lister or _pyftdi_devices)()
     except TransportError:
         raise
     except Exception as exc:  # pyusb's NoBackendError, USBError, ...

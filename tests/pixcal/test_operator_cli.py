@@ -84,7 +84,6 @@ def test_board_list_shows_ftdi_devices_with_their_names(capsys, monkeypatch):
     found = [(Desc(0x403, 0x6014, 1, 7, "DTB_WS6MP2", None, "DTB"), 1),
              (Desc(0x403, 0x6014, 2, 3, "FT0XYZ", None, "C232HM"), 1)]
     monkeypatch.setattr(usb, "_pyftdi_devices", lambda: found)
-    monkeypatch.setattr(usb.list_devices, "__defaults__", (lambda: found,))
     code, out, err = run_cli(capsys, "board", "list")
     assert code == 0, err
     lines = out.splitlines()
@@ -95,6 +94,28 @@ def test_board_list_shows_ftdi_devices_with_their_names(capsys, monkeypatch):
     assert [d["url"] for d in json.loads(out)] == ["usb://DTB_WS6MP2", ""]
 
 
+def test_board_list_asks_pyftdi_for_ft232h_devices(capsys, monkeypatch):
+    import sys
+    import types
+
+    asked = []
+
+    class Ftdi:
+        @staticmethod
+        def list_devices(url=None):
+            asked.append(url)
+            return [(Desc(0x403, 0x6014, 3, 9, "DTB_AB12CD", None, "DTB"), 1)]
+
+    fake = types.ModuleType("pyftdi.ftdi")
+    fake.Ftdi = Ftdi
+    monkeypatch.setitem(sys.modules, "pyftdi", types.ModuleType("pyftdi"))
+    monkeypatch.setitem(sys.modules, "pyftdi.ftdi", fake)
+    code, out, err = run_cli(capsys, "board", "list", "--json")
+    assert code == 0, err
+    assert asked == ["ftdi://0x0403:0x6014/1"]
+    assert json.loads(out)[0]["url"] == "usb://DTB_AB12CD"
+
+
 class NoBackendError(Exception):
     """pyusb's exception when libusb is missing (same name and message)."""
 
@@ -103,7 +124,7 @@ def test_missing_libusb_says_what_to_install(capsys, monkeypatch):
     def no_backend():
         raise NoBackendError("No backend available")
 
-    monkeypatch.setattr(usb.list_devices, "__defaults__", (no_backend,))
+    monkeypatch.setattr(usb, "_pyftdi_devices", no_backend)
     code, _, err = run_cli(capsys, "board", "list")
     one_line_error(code, err, "libusb-1.0", "apt install libusb-1.0-0")
 
