@@ -23,7 +23,14 @@ The codec functions (:func:`encode_request`, :func:`decode_request`, :func:`enco
 simulated firmware (``simulators.firmware.rpcserver``) and the bridge reuse them.
 """
 
-from hal.rpc.client import Compatibility, RpcClient
+from hal.rpc.client import (
+    FIXED_IDS,
+    GET_RPC_CALL_ID,
+    GET_RPC_VERSION,
+    RESYNC_QUIET_S,
+    Compatibility,
+    RpcClient,
+)
 from hal.rpc.codec import (
     command_message,
     data_message,
@@ -37,14 +44,10 @@ from hal.rpc.framing import Message, MessageFramer
 from hal.rpc.signature import (
     CMD,
     DATA,
-    FIXED_IDS,
-    GET_RPC_CALL_ID,
-    GET_RPC_VERSION,
     LEGACY_DATA,
     MAX_DATA,
     MAX_SCALARS,
     MAX_STRING_IN,
-    RESYNC_QUIET_S,
     Param,
     Signature,
     signature,

@@ -20,18 +20,16 @@ from hal.rpc.codec import (
     decode_reply,
     encode_request,
 )
-from hal.rpc.signature import (
-    FIXED_IDS,
-    GET_RPC_CALL_ID,
-    GET_RPC_VERSION,
-    RESYNC_QUIET_S,
-    Signature,
-    signature,
-)
+from hal.rpc.signature import Signature, signature
 from hal.rpc_table import NAMES, RPC_VERSION, table_hash
 from hal.transport import Transport
 
 log = logging.getLogger(__name__)
+
+RESYNC_QUIET_S = 0.05  # silence that confirms a resync reply was the last thing in flight
+GET_RPC_VERSION = "GetRpcVersion$S"
+GET_RPC_CALL_ID = "GetRpcCallId$i3c"
+FIXED_IDS = {GET_RPC_VERSION: 0, GET_RPC_CALL_ID: 1}  # the same in every firmware
 
 
 # ------------------------------------------------------------------------------------ client

@@ -9,9 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from hal.errors import (
-    RpcError,
-)
+from hal.errors import RpcError
 
 CMD = 0xC0  # command message (requests and replies)
 DATA = 0xC2  # data message (one vector or string)
@@ -19,11 +17,6 @@ LEGACY_DATA = 0xC1  # old data message (channel byte + 16-bit length): drained a
 MAX_SCALARS = 0xFF  # bytes in a command message's parameter block
 MAX_DATA = 0xFFFFFF  # bytes in a data message's payload
 MAX_STRING_IN = 255  # the firmware's string reader counts with 8 bits
-RESYNC_QUIET_S = 0.05  # silence that confirms a resync reply was the last thing in flight
-
-GET_RPC_VERSION = "GetRpcVersion$S"
-GET_RPC_CALL_ID = "GetRpcCallId$i3c"
-FIXED_IDS = {GET_RPC_VERSION: 0, GET_RPC_CALL_ID: 1}
 
 # type letter -> (struct code, numpy dtype, inclusive range or None for bool)
 _TYPES: dict[str, tuple[str, str, tuple[int, int] | None]] = {
