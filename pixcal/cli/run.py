@@ -17,10 +17,12 @@ from pixcal.runner import DEFAULT_OUT, DEFAULT_TARGET, RunRequest, run_plan
 @click.argument("plan")
 @click.option("--target", "-t", default=None, metavar="URL",
               help="Board address: usb://DTB_xxx, socket://host:port, /dev/ttyX, or a simulated "
-                   f"board sim://...  [default: {DEFAULT_TARGET}]")
+                   "board sim://... (it simulates the module --config describes, where the "
+                   f"address is silent)  [default: {DEFAULT_TARGET}, sim://roc for a bare ROC]")
 @click.option("--config", "-c", type=click.Path(exists=True, path_type=Path), default=None,
               help="Module configuration: module.toml, a pXar parameter folder, or a previous "
-                   "run's .h5 (its final configuration). Default: a fresh module.")
+                   "run's .h5 (its final configuration; of a killed run, what its last "
+                   "completed step left). Default: a fresh one for what the board sees.")
 @click.option("--module-id", "-m", default=None, help="Module name for the results file.")
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_OUT, show_default=True, help="Folder for the results file.")
@@ -31,7 +33,8 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
     """Run a test PLAN (a .toml file or the name of a shipped plan) on a module.
 
     \b
-    Writes OUT/<module-id>_<plan>_<UTC time>.h5 and prints its path last.
+    Writes OUT/<module-id>_<plan>_<UTC time>.h5 (and its run log, .log), prints what each
+    step found and the results file's path last.
     Ctrl-C stops safely: the module is powered off and the file says "interrupted".
 
     \b
