@@ -136,7 +136,11 @@ def test_every_example_runs_as_written(tmp_path, monkeypatch, capsys):
                 server = subprocess.Popen([sys.executable, "-m", "pixcal", *argv],
                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-                assert server.stdout.readline().strip() == f"socket://127.0.0.1:{port}"
+                url = server.stdout.readline().strip()
+                if not url and server.wait(10) is not None:  # taken by another process meanwhile
+                    server, busy = None, True
+                    continue
+                assert url == f"socket://127.0.0.1:{port}"
                 continue
             if "socket://127.0.0.1:" in line and server is None:
                 continue
