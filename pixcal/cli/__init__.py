@@ -54,11 +54,23 @@ def cli(verbose: int) -> None:
 CONSOLE_ONLY = "pixcal.run.messages"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging(verbose: int) -> None:
     """Log lines on stderr from WARNING (-v INFO, -vv DEBUG); the root logger passes INFO on in
     any case, so that a run log file (see pixcal.cli.progress) gets the steps' decisions."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(lambda record: not record.name.startswith(CONSOLE_ONLY))
