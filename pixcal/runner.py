@@ -27,6 +27,7 @@ from typing import Any
 from hal.api import Measurement
 from hal.errors import DataError, HalError, RpcError, TransportError
 from pixcal.config import ModuleConfig
+from pixcal.config.fromrun import step_config_name
 from pixcal.diskspace import check_free_space
 from pixcal.dutconfig import from_dut, to_dut
 from pixcal.errors import UserError
@@ -81,6 +82,7 @@ class RunOutcome:
     steps: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     started: set[int] = field(default_factory=set)
+    config: ModuleConfig | None = None  # the configuration the run started from
 
 
 class StepProgress:
@@ -94,6 +96,9 @@ class StepProgress:
 
     def message(self, text: str) -> None:
         log.info(text)
+
+    def run_file(self, path: Path) -> None:
+        """The results file was created (a CLI starts the run log next to it)."""
 
 
 def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None = None
@@ -125,11 +130,12 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
     except BaseException:
         connection.close()
         raise
-    outcome = RunOutcome(writer.path, "running")
+    outcome = RunOutcome(writer.path, "running", config=cfg)
     api = Measurement(board, to_dut(cfg))
     t_start = time.monotonic()
     try:
         guard.release()  # a signal that came while the file was made interrupts here
+        progress.run_file(writer.path)
         progress.message(f"results: {writer.path}")
         api.setup()
         ia, id_ = api.power_on()
@@ -241,6 +247,9 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         if step.continue_on_error:
             api.reprogram()  # the next step starts from the last good configuration
     with guard.held():
+        if status == "completed" and outcome.config is not None:  # before it is completed
+            writer.write_config(step_config_name(key), json.loads(
+                from_dut(outcome.config, api.dut).to_json()), {})
         hw = _finish(writer, key, status, error, result, connection, hw0, wall0)
         progress.step_finished(step, status, hw)
     if error:

@@ -13,11 +13,12 @@ from typing import Any
 
 from pixcal import __version__
 from pixcal.config import ModuleConfig, load_config
+from pixcal.config.fromrun import load_run_config
 from pixcal.diskspace import run_bytes, step_bytes
-from pixcal.errors import InputFileError, UserError
+from pixcal.errors import UserError
 from pixcal.plan import Plan
 from pixcal.procedures import get as get_procedure
-from pixcal.store import RunFile, RunWriter, StoreError
+from pixcal.store import RunWriter, StoreError
 
 DEFAULT_TBM = "tbm08c"
 
@@ -39,21 +40,12 @@ def default_config(described: dict[str, Any] | None = None) -> ModuleConfig:
 def load_module_config(path: Path | None, described: dict[str, Any] | None = None
                        ) -> ModuleConfig:
     """The configuration to start from: a module TOML file, a pXar directory, a previous run's
-    results file (its ``config_out``), or - without a path - :func:`default_config`."""
+    results file (its ``config_out``, or for a killed run what its last completed step left),
+    or - without a path - :func:`default_config`."""
     if path is None:
         return default_config(described)
     if path.suffix in (".h5", ".hdf5"):
-        try:
-            run = RunFile(path)
-            doc = run.document("config_out") or run.document("config_in")
-        except ValueError as exc:
-            raise InputFileError(path, str(exc).removeprefix(f"{path}: ")) from None
-        if doc is None:
-            raise InputFileError(path, "the run file holds no module configuration")
-        try:
-            return ModuleConfig.from_json(json.dumps(doc))
-        except ValueError as exc:
-            raise InputFileError(path, f"config_out: {exc}") from None
+        return load_run_config(path)
     return load_config(path)
 
 

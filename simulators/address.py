@@ -20,11 +20,14 @@ defects    preset ``none`` / ``typical``, or a TOML     typical
 =========  ===========================================  ==========================
 
 The same URL always builds the same module. A bad URL raises :class:`SimAddressError` naming
-the part that is wrong.
+the part that is wrong. :func:`sim_url_for` fills the keys an address leaves out from a module
+configuration, so that ``--target sim://module --config real-module.toml`` simulates that module
+(its ROC and TBM types, hub id and HDI).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -124,3 +127,44 @@ def build_module(url_or_spec: str | SimSpec) -> SimModule:
                          spec.defects)
     except DefectSpecError as exc:
         raise SimAddressError(f"{spec.url}: defects: {exc}") from None
+
+
+def sim_url_for(url: str, described: Mapping[str, object]) -> str:
+    """The ``sim://`` address of the module a configuration describes, where ``url`` is silent.
+
+    Parameters
+    ----------
+    url : a ``sim://`` address; every key it gives wins over the configuration.
+    described : what the configuration says: ``roc_type``, ``tbm_type`` (None for a bare
+        ROC), ``n_rocs``, ``hub_id`` and ``hdi``.
+
+    Returns
+    -------
+    The canonical URL (keys sorted, defaults filled in).
+
+    Raises
+    ------
+    SimAddressError : the address names a module but the configuration is a bare ROC (or the
+        other way round), or the configuration has a number of ROCs the simulator cannot build.
+    """
+    spec = parse_sim_url(url)
+    given = {k.lower() for k, _ in parse_qsl(urlsplit(url.strip()).query,
+                                             keep_blank_values=True)}
+    tbm = described.get("tbm_type")
+    if (spec.kind == "module") != bool(tbm):
+        what = f"a {tbm} module" if tbm else f"a bare {described.get('roc_type')} ROC"
+        use = "sim://module" if tbm else "sim://roc"
+        raise SimAddressError(f"{url}: the configuration describes {what}; use {use}")
+    n_rocs = MODULE_NUMROCS if tbm else 1
+    if described.get("n_rocs", n_rocs) != n_rocs:
+        raise SimAddressError(f"{url}: the configuration has {described['n_rocs']} ROCs; the "
+                              f"simulator builds modules of {MODULE_NUMROCS} ROCs or one bare ROC")
+    fill = {"roc": described.get("roc_type")}
+    if tbm:
+        fill |= {"tbm": tbm, "hub": described.get("hub_id"), "hdi": described.get("hdi")}
+    query = dict(part.split("=", 1) for part in spec.url.split("?", 1)[1].split("&"))
+    for key, value in fill.items():
+        if key not in given and value is not None:
+            query[key] = str(value)
+    return parse_sim_url(f"sim://{spec.kind}?" + "&".join(
+        f"{k}={v}" for k, v in sorted(query.items()))).url

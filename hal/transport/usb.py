@@ -1,9 +1,11 @@
 """``usb://DTB_xxxxxx``: a real DTB through its FTDI FT232H in synchronous-245-FIFO mode.
 
 The board is selected by its USB serial string (``DTB_...``); after opening, the chip is switched
-to synchronous FIFO (bit mask 0xFF, mode 0x40) - it is not a UART, so baud rates do not apply
-(reference/dtb.md §1.1). Needs pyftdi (``pip install "pixcal[usb]"``), imported only here and only
+to synchronous FIFO (bit mask 0xFF, mode 0x40) - it is not a UART, so baud rates do not apply.
+Needs pyftdi (``pip install "pixcal[usb]"``), imported only here and only
 when such an address is opened. On Linux the ``ftdi_sio`` kernel driver must not hold the device.
+pyftdi talks to USB through pyusb and the libusb-1.0 system library; errors that mean "libusb is
+missing" or "no permission" are turned into messages that say what to install or configure.
 
 This transport is deliberately thin and has been tested only against a fake FTDI object; it has
 not yet been run against a real board.
@@ -48,14 +50,80 @@ def serial_from_url(url: str) -> str:
     return serial
 
 
-def _new_ftdi() -> FtdiDevice:
+NO_PYFTDI = 'usb:// needs pyftdi, which is not installed: pip install "pixcal[usb]"'
+NO_LIBUSB = ("the libusb-1.0 library is missing (pyusb found no backend): install it - "
+             "Debian/Ubuntu: sudo apt install libusb-1.0-0; Fedora: sudo dnf install libusb1; "
+             "macOS: brew install libusb; Windows: a WinUSB driver for the DTB (e.g. with Zadig)")
+NO_ACCESS = ("no permission to open the USB device: add a udev rule for 0403:6014 (or run as a "
+             "user in the group that owns it)")
+
+
+def explain_usb_error(exc: BaseException) -> str:
+    """What an exception from pyftdi/pyusb means for the operator, in one phrase.
+
+    ``NoBackendError`` (libusb missing) and access errors get a hint on what to install or
+    configure; anything else is passed through as its message.
+    """
+    text = str(exc) or type(exc).__name__
+    if type(exc).__name__ == "NoBackendError" or "No backend available" in text:
+        return NO_LIBUSB
+    if "Access denied" in text or "insufficient permissions" in text or (
+            getattr(exc, "errno", None) == 13):
+        return f"{text}; {NO_ACCESS}"
+    return text
+
+
+def _ftdi_class() -> Any:
     try:
         from pyftdi.ftdi import Ftdi
     except ImportError:
-        raise TransportError(
-            'usb:// needs pyftdi, which is not installed: pip install "pixcal[usb]"'
-        ) from None
-    return Ftdi()
+        raise TransportError(NO_PYFTDI) from None
+    return Ftdi
+
+
+def _new_ftdi() -> FtdiDevice:
+    return _ftdi_class()()
+
+
+def _pyftdi_devices() -> list[tuple[Any, int]]:
+    """``Ftdi.list_devices()`` for the FT232H: (UsbDeviceDescriptor, interfaces) pairs."""
+    return _ftdi_class().list_devices(f"ftdi://{FTDI_VID:#06x}:{FT232H_PID:#06x}/1")
+
+
+def list_devices(lister: Any = None) -> list[dict[str, Any]]:
+    """The FT232H devices attached to this computer, with the address to reach each.
+
+    Parameters
+    ----------
+    lister : returns pyftdi's ``(UsbDeviceDescriptor, n_interfaces)`` pairs; default pyftdi's
+        ``Ftdi.list_devices`` for the FT232H (tests pass a fake).
+
+    Returns
+    -------
+    One dict per device, sorted by serial: ``serial``, ``description``, ``bus``, ``address``,
+    ``url`` (``usb://SERIAL``, or "" when the serial is not a ``DTB_`` name) and ``dtb``
+    (whether the serial names a DTB).
+
+    Raises
+    ------
+    TransportError : pyftdi or libusb is missing (saying what to install), or USB cannot be read.
+    """
+    try:
+        found = (lister or _pyftdi_devices)()
+    except TransportError:
+        raise
+    except Exception as exc:  # pyusb's NoBackendError, USBError, ...
+        raise TransportError(f"cannot list USB devices: {explain_usb_error(exc)}") from None
+    out = []
+    for desc, _interfaces in found:
+        serial = str(getattr(desc, "sn", "") or "")
+        is_dtb = serial.startswith("DTB_")
+        out.append({
+            "serial": serial, "description": str(getattr(desc, "description", "") or ""),
+            "bus": getattr(desc, "bus", None), "address": getattr(desc, "address", None),
+            "dtb": is_dtb, "url": f"usb://{serial}" if is_dtb else "",
+        })
+    return sorted(out, key=lambda d: d["serial"])
 
 
 class UsbTransport(BufferedTransport):
@@ -85,7 +153,8 @@ class UsbTransport(BufferedTransport):
             raise
         except Exception as exc:  # pyftdi raises USBError, FtdiError, ValueError, ...
             ftdi.close()
-            raise TransportError(f"{url}: cannot open the DTB ({exc})") from None
+            raise TransportError(f"{url}: cannot open the DTB ({explain_usb_error(exc)}); "
+                                 "`pixcal board list` shows the boards attached") from None
         return cls(ftdi, url)
 
     def _fetch(self, max_bytes: int, timeout: float) -> bytes:

@@ -33,19 +33,53 @@ COMMANDS: dict[str, str] = {
     cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
 )
 @click.version_option(__version__, "--version", prog_name="pixcal")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-v", "--verbose", count=True,
+              help="More log output: -v the steps' decisions (chosen Vana, phases, retries), "
+                   "-vv debug.")
 def cli(verbose: int) -> None:
     """pixcal: test and calibrate CMS Phase-1 pixel modules on a PSI DTB (or its simulator).
 
     \b
     Start here:
-      pixcal run testplans/fulltest.toml          run a test plan on the built-in simulator
-      pixcal run PLAN --target usb://DTB_XXXXXX    the same on a real board
-      pixcal show runs/<file>.h5                  what a run found
+      pixcal run testplans/fulltest.toml                  a plan on the built-in simulator
+      pixcal run pretest --target usb://DTB_WS6MP2        a plan on a real board
+      pixcal show runs/M1234_pretest_20260101T120000Z.h5  what a run found
     Every command has its own --help.
     """
+    setup_logging(verbose)
+
+
+#: Loggers whose records are already printed on the console (the run's progress messages):
+#: kept out of the stderr log lines, still written to the run log.
+CONSOLE_ONLY = "pixcal.run.messages"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def setup_logging(verbose: int) -> None:
+    """Log lines on stderr from WARNING (-v INFO, -vv DEBUG); the root logger passes INFO on in
+    any case, so that a run log file (see pixcal.cli.progress) gets the steps' decisions."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = _StderrHandler()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(lambda record: not record.name.startswith(CONSOLE_ONLY))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "pixcal_cli", False)]:
+        root.removeHandler(old)
+    handler.pixcal_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,6 +105,11 @@ def _main(argv: list[str] | None) -> None:
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a file or folder the operator named cannot be read or written
+        if exc.filename is None:
+            raise
+        click.echo(f"error: {exc.filename}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -1,4 +1,4 @@
-"""``pixcal board ...``: talk to a board directly (identity, bridge)."""
+"""``pixcal board ...``: talk to a board directly (list, identity, safe off, bridge)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,59 @@ def info(target: str, timeout: float, as_json: bool) -> None:
         f"IA {d['ia_a'] * 1e3:.1f} mA, ID {d['id_a'] * 1e3:.1f} mA)"
     )
     click.echo("info       " + str(d["info"]).replace("\n", "\n           "))
+
+
+@board.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+def list_cmd(as_json: bool) -> None:
+    """List the FTDI FT232H devices attached by USB, with their serial names.
+
+    A DTB shows up with a serial such as DTB_WS6MP2; reach it as --target usb://DTB_WS6MP2.
+    Needs the usb extra (pyftdi) and the libusb-1.0 library.
+    """
+    from hal.transport.usb import list_devices
+
+    devices = list_devices()
+    if as_json:
+        click.echo(json.dumps(devices))
+        return
+    if not devices:
+        click.echo("no FT232H device found (is the DTB connected and powered? On Linux: does a "
+                   "udev rule give you access to 0403:6014?)")
+        return
+    for d in devices:
+        where = f"bus {d['bus']} address {d['address']}"
+        target = d["url"] or "(serial is not a DTB name)"
+        click.echo(f"{d['serial'] or '(no serial)':16s} {target:24s} {where}  {d['description']}")
+
+
+@board.command()
+@click.option("--target", "-t", required=True, help="Board address, e.g. usb://DTB_WS6MP2.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a reply.")
+def off(target: str, timeout: float) -> None:
+    """Make the hardware safe: HV off, pattern generator stopped, module off, then read back.
+
+    For after a crash, a lost link or a killed run. Exits 0 only when the board confirms that
+    the module's supplies are off (exit 1 otherwise).
+
+    \b
+    Example:
+      pixcal board off --target usb://DTB_WS6MP2
+    """
+    from hal import program
+    from pixcal.connect import open_board
+
+    b = open_board(target, timeout=timeout)
+    try:
+        confirmed = program.safe_off(b)
+        va, vd = (b.power.va_v(), b.power.vd_v()) if confirmed else (None, None)
+    finally:
+        b.close()
+    if not confirmed:
+        click.echo(f"error: {target}: HV off and module off were sent, but the board did not "
+                   "confirm that the supplies are off: check the board and its power", err=True)
+        raise SystemExit(1)
+    click.echo(f"{target}: HV off, module off (confirmed: VA {va:.3f} V, VD {vd:.3f} V)")
 
 
 @board.command()

@@ -56,10 +56,10 @@ def config() -> None:
 
     \b
     Examples:
-      pixcal config new --roc-type psi46digv21respin --tbm tbm08c --hdi fpix -o module.toml
+      pixcal config new --roc-type psi46digv21respin --tbm tbm08c --hdi fpix -o fpix.toml
       pixcal config import-pxar P-A-3-15/000_FPIXTest_p17 -o P-A-3-15.toml --module-id P-A-3-15
       pixcal config show P-A-3-15.toml
-      pixcal config export-pxar P-A-3-15.toml -o pxar-dir
+      pixcal config export-pxar P-A-3-15.toml -o P-A-3-15-pxar
     """
 
 
@@ -68,9 +68,9 @@ def config() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Module TOML file to write.")
 @click.option("--trim-vcal", type=_TrimVcal(), default="auto", show_default=True,
-              help="Which DAC/trim file set: 'auto' takes the highest-numbered complete set "
-                   "(dacParameters35_C*.dat), else the unsuffixed one; a number picks that set; "
-                   "'none' the unsuffixed files.")
+              help="Which DAC/trim file set: 'auto' takes the highest-numbered set "
+                   "(dacParameters35_C*.dat; refused if a file of it is missing), else the "
+                   "unsuffixed one; a number picks that set; 'none' the unsuffixed files.")
 @click.option("--module-id", default="", help="Module name to record (e.g. P-A-3-15).")
 @_FORCE
 def import_pxar_cmd(directory: Path, output: Path, trim_vcal: Any, module_id: str,
@@ -82,7 +82,7 @@ def import_pxar_cmd(directory: Path, output: Path, trim_vcal: Any, module_id: st
 
     \b
     Examples:
-      pixcal config import-pxar 000_FPIXTest_p17 -o module.toml
+      pixcal config import-pxar 000_FPIXTest_p17 -o fpixtest.toml
       pixcal config import-pxar 000_Pretest_p17 -o pretest.toml --trim-vcal none
     """
     from pixcal.config.pxar import import_pxar
@@ -106,8 +106,8 @@ def export_pxar_cmd(source: Path, output: Path, force: bool) -> None:
     (dacParameters35_C0.dat: start pXar with -T 35). Nothing is written if anything is wrong.
 
     \b
-    Example:
-      pixcal config export-pxar module.toml -o pxar-dir && pXar -d pxar-dir -T 35
+    Example (then: pXar -d pxar-out -T 35):
+      pixcal config export-pxar module.toml -o pxar-out
     """
     from pixcal.config.load import load_config
     from pixcal.config.pxar import export_pxar
@@ -125,7 +125,7 @@ def show_cmd(source: Path) -> None:
     \b
     Examples:
       pixcal config show module.toml
-      pixcal config show path/to/pxar/directory
+      pixcal config show P-A-3-15-pxar
     """
     from rich.console import Console
 

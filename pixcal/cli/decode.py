@@ -1,9 +1,10 @@
 """``pixcal decode``: decode DAQ words given as hex text and show events, hits and errors.
 
 Words are 16-bit hex numbers (``a25d``, ``0xA25D``) separated by blanks or commas, from
-``--hex`` or from a file (``--file``; ``#`` starts a comment). One channel's words at a time:
-``--rocs`` is that channel's token-chain length, ``--first-roc`` the ROC id of its first token
-position.
+``--hex`` or from a text file (``--file``; ``#`` starts a comment), or a binary file of
+little-endian 16-bit words (a DAQ dump as ``numpy.ndarray.tofile`` writes it on a PC). One
+channel's words at a time: ``--rocs`` is that channel's token-chain length, ``--first-roc`` the
+ROC id of its first token position.
 """
 
 from __future__ import annotations
@@ -53,15 +54,51 @@ def parse_hex_words(text: str, path: str | None = None) -> np.ndarray:
     return np.array(words, dtype=np.uint16)
 
 
-def _read_words(hex_text: str | None, file: Path | None) -> np.ndarray:
+def binary_words(data: bytes, path: str) -> np.ndarray:
+    """Little-endian 16-bit words of a binary dump, uint16 [len(data) // 2].
+
+    Raises
+    ------
+    InputFileError if the byte count is odd (not a whole number of words).
+    """
+    if len(data) % 2:
+        raise InputFileError(path, f"{len(data)} bytes is not a whole number of 16-bit words "
+                             "(binary files hold little-endian 16-bit words)")
+    return np.frombuffer(data, dtype="<u2").astype(np.uint16)
+
+
+def read_words_file(file: Path, file_format: str = "auto") -> np.ndarray:
+    """The words of a file: ``hex`` text, ``u16le`` binary, or ``auto`` (text if the file is
+    UTF-8 text without NUL bytes, else binary).
+
+    Raises
+    ------
+    InputFileError naming the file (and the line of a bad hex word).
+    """
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputFileError(file, f"cannot read ({exc.strerror or exc})") from None
+    if file_format == "u16le":
+        return binary_words(data, str(file))
+    try:
+        text = data.decode("utf-8")
+        is_text = "\0" not in text
+    except UnicodeDecodeError:
+        is_text = False
+    if is_text:
+        return parse_hex_words(text, str(file))
+    if file_format == "hex":
+        raise InputFileError(file, "not a text file of hex words (for a binary dump of "
+                             "little-endian 16-bit words use --file-format u16le)")
+    return binary_words(data, str(file))
+
+
+def _read_words(hex_text: str | None, file: Path | None, file_format: str) -> np.ndarray:
     if (hex_text is None) == (file is None):
         raise UserError("give the words with exactly one of --hex or --file")
     if file is not None:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputFileError(file, f"cannot read: {exc}") from None
-        return parse_hex_words(text, str(file))
+        return read_words_file(file, file_format)
     return parse_hex_words(hex_text or "")
 
 
@@ -134,7 +171,11 @@ def _print_tables(result: dict) -> None:
 @click.command()
 @click.option("--hex", "hex_text", metavar="WORDS", help='The words, e.g. "a25d 80c0 4030 ...".')
 @click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False),
-              help="A text file of hex words.")
+              help="A file of words: hex text, or binary little-endian 16-bit words.")
+@click.option("--file-format", type=click.Choice(["auto", "hex", "u16le"]), default="auto",
+              show_default=True,
+              help="How --file holds the words: hex text, u16le binary, or auto (text if it is "
+                   "UTF-8 without NUL bytes, else binary).")
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="deser400",
               show_default=True, help="Deserializer that wrote the words.")
 @click.option("--roc-type", default="psi46digv21respin", show_default=True,
@@ -145,10 +186,17 @@ def _print_tables(result: dict) -> None:
               help="ROC id of the channel's first token position.")
 @click.option("--filler", is_flag=True, help="Skip TBM09/TBM10 0xFFFFFF filler hits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
-def decode(hex_text: str | None, file: Path | None, fmt: str, roc_type: str, rocs: int | None,
-           first_roc: int, filler: bool, as_json: bool) -> None:
-    """Decode DAQ words (hex) into events, pixel hits and decoder error counts."""
-    words = _read_words(hex_text, file)
+def decode(hex_text: str | None, file: Path | None, file_format: str, fmt: str, roc_type: str,
+           rocs: int | None, first_roc: int, filler: bool, as_json: bool) -> None:
+    """Decode DAQ words into events, pixel hits and decoder error counts.
+
+    \b
+    Examples:
+      pixcal decode --rocs 1 --hex "a25d 80c0 4030 0043 2628 004b 264d e000 c000"
+      pixcal decode --format deser160 --hex "87f8 0349 08a3 c8a3 c7f8"
+      pixcal decode --file dump.bin --file-format u16le --rocs 8 --json
+    """
+    words = _read_words(hex_text, file, file_format)
     deser = FORMATS[fmt]
     result = decode_words(words, deser, roc_type, rocs or DEFAULT_ROCS[deser], first_roc, filler)
     if as_json:

@@ -18,14 +18,10 @@ def serve(address: str, host: str, port: int, use_pty: bool) -> None:
     Prints where it listens on stdout: socket://HOST:PORT, or the pty device path. Connect
     with any pixcal command's --target, e.g. pixcal board info --target socket://127.0.0.1:7000.
     """
-    from pixcal.errors import UserError
-    from simulators.boards import simulated_board
+    from pixcal.connect import simulated_server
     from simulators.servers import PtyServer, TcpServer
 
-    try:
-        target = simulated_board(address)
-    except (ValueError, KeyError, OSError) as exc:
-        raise UserError(f"{address}: {exc}") from None
+    target = simulated_server(address)
     if use_pty:
         server: PtyServer | TcpServer = PtyServer(target)
     else:

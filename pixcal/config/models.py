@@ -55,13 +55,13 @@ PXAR_MODELLED_KEYS = (
 PXAR_AUX_FILES = ("moreTestParameters.dat", "testPatterns.dat")
 
 # pXar's token-chain lengths, kept in the TBM parameter files next to the registers
-# (reference/pxar.md §2.5: pxar-internal ids 0xFE/0xFF, at most 8 ROCs per chain).
+# (pXar's internal ids 0xFE/0xFF; at most 8 ROCs per chain).
 TBM_CHAIN_TABLE = chips.build_table(
     "TBM token chain",
     [{"id": 0xFE, "name": "nrocs1", "max": 8}, {"id": 0xFF, "name": "nrocs2", "max": 8}],
 )
 
-# What a fresh setup gets beyond the DTB table defaults (mkConfig, reference/pxar.md §2.3) and
+# What a fresh setup gets beyond the DTB table defaults (pXar's mkConfig) and
 # the token-chain lengths mkConfig writes for a TBM type (§4.4).
 _DTB_SETUP_DEFAULTS = {"module": {"triggerdelay": 0}, "roc": {"deser160phase": 4}}
 _CHAIN_DEFAULTS = {"tbm10c": {"nrocs1": 2, "nrocs2": 2}}

@@ -1,4 +1,4 @@
-"""Import and export of pXar parameter directories (reference/pxar.md §4).
+"""Import and export of pXar parameter directories (the files pXar reads with ``-d DIR``).
 
 A directory holds ``configParameters.dat`` (names the other files), per ROC
 ``dacParameters[V]_C<i>.dat`` and ``trimParameters[V]_C<i>.dat`` (``V`` = the trim-Vcal suffix,
@@ -80,9 +80,11 @@ def choose_trim_vcal(
 ) -> tuple[str, int | None]:
     """Pick the set of DAC/trim files: ``(file-name suffix, trim Vcal or None)``.
 
-    ``"auto"`` takes the highest-numbered complete set (all ``n_rocs`` DAC and trim files), else
-    the unsuffixed set; an int or None asks for that set. ``where`` (configParameters.dat and
-    its ``nRocs`` line) is named when a file is missing.
+    ``"auto"`` takes the highest-numbered set, else the unsuffixed set; an int or None asks for
+    that set. The chosen set must be complete (all ``n_rocs`` DAC and trim files): ``"auto"``
+    never falls back to an older or untrimmed set because one file of the newest is missing -
+    that would silently lose the calibration. ``where`` (configParameters.dat and its ``nRocs``
+    line) is named when a file is missing.
     """
     pattern = re.compile(re.escape(names["dacParameters"]) + r"(\d*)_C\d+\.dat")
     found = {m.group(1) for p in directory.iterdir() if (m := pattern.fullmatch(p.name))}
@@ -92,15 +94,17 @@ def choose_trim_vcal(
         return next((name for pair in _roc_files(names, suffix, n_rocs) for name in pair
                      if not (directory / name).is_file()), None)
 
-    if trim_vcal == AUTO:  # highest number first, the unsuffixed set last
-        ordered = sorted(found, key=lambda s: int(s) if s else -1, reverse=True)
-        wanted = next((s for s in ordered if missing(s) is None), ordered[0])
+    if trim_vcal == AUTO:  # the highest number, else the unsuffixed set
+        wanted = max(found, key=lambda s: int(s) if s else -1)
     else:
         wanted = "" if trim_vcal is None else str(trim_vcal)
     absent = missing(wanted)
     if absent is not None:
         path, entry = where
-        raise InputFileError(path, f"nRocs {n_rocs} but {absent} is missing", entry.line)
+        hint = (f" (the trim-Vcal {wanted} set is incomplete: restore the file, or pick a set "
+                "explicitly with --trim-vcal, e.g. none for the untrimmed files)"
+                if trim_vcal == AUTO and wanted else "")
+        raise InputFileError(path, f"nRocs {n_rocs} but {absent} is missing{hint}", entry.line)
     return wanted, (int(wanted) if wanted else None)
 
 

@@ -2,7 +2,7 @@
 
 Modelled keys (``nRocs`` with optional ``i2c:`` list, ``nTbms``, ``hubId``, ``rocType``,
 ``tbmType``, ``hdiType``, ``ia``/``id``/``va``/``vd``) become :class:`ModuleConfig` fields; every
-other key is kept verbatim, in order, in ``pxar_config`` (reference/pxar.md §4.1). Lines starting
+other key is kept verbatim, in order, in ``pxar_config``. Lines starting
 with ``#`` or ``-`` are comments. Real configParameters files are written by mkConfig, not by
 pXar, so the writer reproduces mkConfig's layout and content, not any pXar byte layout.
 """

@@ -1,7 +1,7 @@
 """pXar's per-pixel files: trim bits (``trimParameters*_C<i>.dat``) and the mask file.
 
 Trim file: 4160 lines ``%2d   Pix %2d %2d`` (trim, column, row), column-major, exactly as pXar
-writes it (reference/pxar.md §4.3). Mask file: ``roc R``, ``col R C``, ``row R ROW`` and
+writes it. Mask file: ``roc R``, ``col R C``, ``row R ROW`` and
 ``pix R C ROW`` lines, ``#`` comments (§4.7). Errors raise :class:`InputFileError` with the line.
 """
 

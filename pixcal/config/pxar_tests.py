@@ -2,7 +2,7 @@
 
 A section starts with ``-- TestName`` and holds ``parameter value`` lines (the value is the rest
 of the line, kept as a string: ``button``, ``checkbox(1)``, ``11,20``); it ends at the next
-``--`` line or an empty line (reference/pxar.md §4.6). Names keep their case and order; a
+``--`` line or an empty line. Names keep their case and order; a
 parameter given on several lines keeps all its values, as a list.
 
 The writer uses the layout of the real files (``%-19s %s`` per parameter, an empty line between

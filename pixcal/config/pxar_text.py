@@ -1,4 +1,4 @@
-"""Reading and writing pXar's register parameter files (reference/pxar.md §4).
+"""Reading and writing pXar's register parameter files (github.com/psi46/pxar, ``data/``).
 
 pXar's parsing rules: tabs count as spaces, everything after ``#`` is a comment, a line is
 ``id name value`` or ``name value``, the id is ignored on reading, a value is decimal or ``0x``

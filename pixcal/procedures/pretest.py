@@ -1,4 +1,4 @@
-"""Pretest: bring a fresh module to a working point (reference/pxar.md §5.1).
+"""Pretest: bring a fresh module to a working point (the steps of pXar's Pretest).
 
 1. **Program check** - every ROC's Vana at 0, then each ROC's Vana restored alone: a ROC whose
    analog current does not rise by ``program_min_delta_ma`` cannot be programmed. It is
@@ -12,21 +12,31 @@
    ``timing_triggers`` triggers; a pair is good when every burst is decoded with zero errors
    and exactly one event per trigger on every channel. The chosen pair is the centre of the
    largest good region (periodic grid), verified with ``timing_verify_loops`` more bursts.
+   When no pair is clean, the ROC-port delays are the likely cause (a configuration from other
+   hardware): every port delay 0..7 (the same on all ports) is tried at the configured phases,
+   the middle of the clean ones is set (reported as a problem) and the phases are scanned
+   again; if no delay is clean either, the step fails saying that delays or phases are wrong.
 4. **Working pixel and VthrComp/CalDel** - the CalDel x VthrComp efficiency scan of one pixel
    per ROC at ``vcal``; the first candidate pixel whose tornado has a CalDel window wider than
    ``min_caldel_width`` at VthrComp = top - 50 on every programmable ROC is used, and each
    ROC gets VthrComp = bottom + ``delta_vthrcomp`` and CalDel = the window's ``frac_caldel``
    point there.
+
+The step's decoder counters (``decoder/``) are those of the measurements at the chosen
+settings: the verification bursts and the working-pixel scans (the phase and delay scans
+provoke errors on purpose and are stored as scans instead).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
-from pixcal.analysis import regions, tornado
+from hal.decoder import DecoderStats
+from pixcal.analysis import tornado
 from pixcal.procedures.base import (
     Params,
     PixelList,
@@ -34,11 +44,13 @@ from pixcal.procedures.base import (
     StepContext,
     StepResult,
 )
+from pixcal.procedures.linktiming import checks, find_timing
 from pixcal.store import Dataset
+
+log = logging.getLogger(__name__)  # the step's decisions (shown with -v, kept in the run log)
 
 CANDIDATE_PIXELS = ((12, 22), (5, 5), (15, 26), (20, 32), (25, 36), (30, 42), (35, 50),
                     (40, 60), (45, 70), (50, 75))
-N_PHASES = 8
 TOP_MARGIN = 50
 
 
@@ -92,7 +104,7 @@ class Pretest:
         api = ctx.api
         n = api.dut.n_rocs
         timing = params.find_timing and api.dut.has_tbm
-        ctx.progress.start(3 * n + (N_PHASES**2 if timing else 0) + 1, self.unit, "pretest")
+        ctx.progress.start(checks(n, timing), self.unit, "pretest")
         delta, ia0, vana_start = program_check(ctx, params)
         result.datasets["program_delta_ia"] = Dataset(delta, {"units": "mA"})
         ok = delta >= params.program_min_delta_ma
@@ -103,19 +115,16 @@ class Pretest:
             result.problems.append(f"ROC(s) {bad} cannot be programmed (Ia change < "
                                    f"{params.program_min_delta_ma} mA)")
         if not ok.any():
-            raise ProcedureFailed("no ROC responds to programming (check power, cables, hub id)")
+            raise ProcedureFailed("no ROC responds to programming: check power, cables and the hub "
+                                  "id; a module other than the configured one needs --config")
         ia_roc, vana_problems = set_vana(ctx, params, ok, ia0, vana_start)
         result.problems += vana_problems + check_vana_drop(ctx, params, ok)
         result.datasets["ia_per_roc"] = Dataset(ia_roc, {"units": "mA"})
         result.summary["ia_per_roc_ma"] = np.round(ia_roc, 2).tolist()
-        phases = None
-        if timing:
-            scan = scan_phases(ctx, params)
-            result.datasets["tbm_phase_scan"] = Dataset(scan, {
-                "axes": "phase160,phase400", "units": "clean bursts",
-                "bursts": params.timing_loops})
-            phases = choose_phases(ctx, params, scan)
-        pixel, eff, caldel, vthr = find_working_pixel(ctx, params, ok)
+        tally: list[DecoderStats] = []
+        phases = find_timing(ctx, params, result, tally) if timing else None
+        pixel, eff, caldel, vthr = find_working_pixel(ctx, params, ok, tally)
+        result.decoder = sum(tally, DecoderStats()).as_dict()
         result.datasets["tornado"] = Dataset(eff, {
             "axes": "roc,caldel,vthrcomp", "units": "efficiency", "pixel": list(pixel),
             "caldel": caldel, "vthrcomp": vthr, "vcal": params.vcal})
@@ -187,6 +196,8 @@ def set_vana(ctx: StepContext, params: PretestParams, ok: np.ndarray, ia0: float
                 break
             vana = nxt
         chosen[r], result[r] = best
+        log.info("ROC %d: Vana %d gives %.2f mA (target %.2f mA)", r, best[0], best[1],
+                 params.target_ia_ma)
         if abs(params.target_ia_ma - best[1]) > params.ia_tolerance_ma:
             problems.append(f"ROC {r}: Vana did not reach {params.target_ia_ma} mA "
                             f"(best: Vana {best[0]} gives {best[1]:.2f} mA)")
@@ -214,50 +225,11 @@ def check_vana_drop(ctx: StepContext, params: PretestParams, ok: np.ndarray) -> 
     return problems
 
 
-def scan_phases(ctx: StepContext, params: PretestParams) -> np.ndarray:
-    """Clean bursts per (160 MHz, 400 MHz) phase pair, int16 [8, 8]."""
-    api = ctx.api
-    scan = np.zeros((N_PHASES, N_PHASES), np.int16)
-    for p160 in range(N_PHASES):
-        for p400 in range(N_PHASES):
-            set_phases(api, p160, p400)
-            scan[p160, p400] = sum(
-                api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
-                for _ in range(params.timing_loops)
-            )
-            ctx.progress.advance(1)
-    return scan
-
-
-def choose_phases(ctx: StepContext, params: PretestParams, scan: np.ndarray) -> dict[str, int]:
-    """Set and verify the centre of the largest all-clean region of the phase scan."""
-    api = ctx.api
-    best = regions.region_centre(scan == params.timing_loops)
-    if best is None:
-        raise ProcedureFailed("no TBM phase setting gives clean data (see tbm_phase_scan)")
-    (p160, p400), depth = best
-    set_phases(api, p160, p400)
-    bad = sum(not api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
-              for _ in range(params.timing_verify_loops))
-    if bad:
-        raise ProcedureFailed(f"TBM phases 160 MHz {p160} / 400 MHz {p400}: "
-                              f"{bad} of {params.timing_verify_loops} verification bursts bad")
-    return {"phase160": p160, "phase400": p400, "margin": depth}
-
-
-def set_phases(api, p160: int, p400: int) -> None:
-    """Write both clock phases into basee of every alpha core, then reset the TBM cores."""
-    n_cores = api.dut.tbm_regs.shape[0]
-    for core in range(0, n_cores, 2):
-        value = int(api.dut.tbm_regs[core, 0x0E]) & 0x03 | p160 << 5 | p400 << 2
-        api.set_tbm(core, "basee", value)
-    for core in range(n_cores):
-        api.set_tbm(core, "base4", 0x10)
-
-
-def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray
+def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray,
+                       tally: list[DecoderStats] | None = None,
                        ) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
-    """The first candidate pixel with a wide enough CalDel window on every programmable ROC.
+    """The first candidate pixel with a wide enough CalDel window on every programmable ROC
+    (each scan's decoder counters are appended to ``tally``).
 
     Returns the pixel and its scan: efficiency [n_rocs, n_caldel, n_vthrcomp], CalDel and
     VthrComp values.
@@ -268,13 +240,18 @@ def find_working_pixel(ctx: StepContext, params: PretestParams, ok: np.ndarray
             data = api.dac_dac_scan("caldel", 0, 255, "vthrcomp", 0, 255, params.ntrig,
                                     step1=params.scan_step, step2=params.scan_step,
                                     pixels=np.array([pixel]))
+            if tally is not None:
+                tally.append(data.stats)
             eff = data.responses[:, 0] / params.ntrig
             caldel, vthr = data.values
             widths = [tornado.analyse(eff[r], caldel, vthr, -TOP_MARGIN).width
                       for r in range(api.dut.n_rocs)]
             if all(w > params.min_caldel_width for w, good in zip(widths, ok, strict=True)
                    if good):
+                log.info("working pixel (%d, %d): CalDel windows %s", *pixel, widths)
                 return tuple(pixel), eff, caldel, vthr
+            log.info("pixel (%d, %d) rejected: CalDel windows %s (need > %d)", *pixel, widths,
+                     params.min_caldel_width)
     raise ProcedureFailed(f"no working pixel among {len(params.pixels)} candidates")
 
 
@@ -297,4 +274,5 @@ def set_vthrcomp_caldel(ctx: StepContext, params: PretestParams, ok: np.ndarray,
             continue
         api.set_dac("vthrcomp", point[0], rocs=[r])
         api.set_dac("caldel", point[1], rocs=[r])
+        log.info("ROC %d: VthrComp %d, CalDel %d", r, point[0], point[1])
     return problems

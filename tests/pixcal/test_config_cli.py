@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 
-from pixcal.cli import main
 from pixcal.config import ModuleConfig, read_toml
 
 DATA = Path(__file__).parents[1] / "data" / "pxar"
@@ -16,26 +16,17 @@ FPIX = DATA / "fpix-module-P-A-3-15"
 ROC = DATA / "default-roc-psi46digv2"
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``pixcal ARGS``; return (exit code, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_import_export_import_through_the_cli(capsys, tmp_path):
     first, second = tmp_path / "first.toml", tmp_path / "second.toml"
-    code, out, _ = run(capsys, "config", "import-pxar", FPIX, "-o", first,
+    code, out, _ = run_cli(capsys, "config", "import-pxar", FPIX, "-o", first,
                        "--module-id", "P-A-3-15")
     assert code == 0 and "16 x psi46digv21respin, tbm08c, hub 15, trimmed to Vcal 35" in out
-    assert run(capsys, "config", "export-pxar", first, "-o", tmp_path / "pxar")[0] == 0
+    assert run_cli(capsys, "config", "export-pxar", first, "-o", tmp_path / "pxar")[0] == 0
     assert (tmp_path / "pxar" / "trimParameters35_C15.dat").read_bytes() == (
         FPIX / "trimParameters35_C15.dat").read_bytes()
-    assert run(capsys, "config", "import-pxar", tmp_path / "pxar", "-o", second,
+    assert run_cli(capsys, "config", "import-pxar", tmp_path / "pxar", "-o", second,
                "--module-id", "P-A-3-15")[0] == 0
     assert read_toml(second) == read_toml(first)
     assert second.read_text() == first.read_text()
@@ -47,14 +38,14 @@ def test_import_export_import_through_the_cli(capsys, tmp_path):
 
 def test_trim_vcal_option(capsys, tmp_path):
     out = tmp_path / "pre.toml"
-    assert run(capsys, "config", "import-pxar", FPIX, "-o", out, "--trim-vcal", "none")[0] == 0
+    assert run_cli(capsys, "config", "import-pxar", FPIX, "-o", out, "--trim-vcal", "none")[0] == 0
     assert read_toml(out).trim_vcal is None
-    code, _, err = run(capsys, "config", "import-pxar", FPIX, "-o", out, "--trim-vcal", "x")
+    code, _, err = run_cli(capsys, "config", "import-pxar", FPIX, "-o", out, "--trim-vcal", "x")
     assert code == 2 and "expected auto, none or a number" in err
 
 
 def test_show_prints_header_and_roc_table(capsys):
-    code, out, _ = run(capsys, "config", "show", FPIX)
+    code, out, _ = run_cli(capsys, "config", "show", FPIX)
     assert code == 0
     assert "psi46digv21respin" in out and "tbm08c, hub id 15" in out and "fpix" in out
     header = next(line for line in out.splitlines() if "vthrcomp" in line)
@@ -71,22 +62,23 @@ def test_show_prints_header_and_roc_table(capsys):
 
 def test_new_writes_a_default_configuration(capsys, tmp_path):
     out = tmp_path / "m.toml"
-    code, text, _ = run(capsys, "config", "new", "--tbm", "tbm08c", "--hdi", "fpix",
+    code, text, _ = run_cli(capsys, "config", "new", "--tbm", "tbm08c", "--hdi", "fpix",
                         "--module-id", "M1", "-o", out)
     assert code == 0 and "16 x psi46digv21respin" in text
     assert read_toml(out) == ModuleConfig.default(tbm_type="tbm08c", hdi="fpix", module_id="M1")
-    code, _, err = run(capsys, "config", "new", "-o", out)
+    code, _, err = run_cli(capsys, "config", "new", "-o", out)
     assert code == 2 and "already exists (use --force" in err
-    assert run(capsys, "config", "new", "--roc-type", "proc600v4", "-o", out, "--force")[0] == 0
+    assert run_cli(capsys, "config", "new", "--roc-type", "proc600v4", "-o", out, "--force")[0] == 0
     assert read_toml(out) == ModuleConfig.default(roc_type="proc600v4")
-    code, _, err = run(capsys, "config", "new", "--roc-type", "psi99", "-o", tmp_path / "x.toml")
+    code, _, err = run_cli(capsys, "config", "new", "--roc-type", "psi99", "-o",
+                           tmp_path / "x.toml")
     assert code == 2 and "unknown ROC type 'psi99'" in err and not (tmp_path / "x.toml").exists()
 
 
 def test_help_texts_have_examples(capsys):
     for args in (["config"], ["config", "import-pxar"], ["config", "export-pxar"],
                  ["config", "show"], ["config", "new"]):
-        code, out, _ = run(capsys, *args, "--help")
+        code, out, _ = run_cli(capsys, *args, "--help")
         assert code == 0 and "Example" in out, args
 
 
@@ -162,7 +154,7 @@ def test_malformed_pxar_file_gives_one_line_and_writes_nothing(capsys, tmp_path,
     shutil.copytree(ROC, src)
     _set_line(src / name, line, text)
     out = tmp_path / "module.toml"
-    code, stdout, err = run(capsys, "config", "import-pxar", src, "-o", out)
+    code, stdout, err = run_cli(capsys, "config", "import-pxar", src, "-o", out)
     assert code == 2
     assert err == f"error: {src / expected}\n"
     assert stdout == "" and not out.exists()
@@ -172,7 +164,7 @@ def test_missing_roc_file(capsys, tmp_path):
     src = tmp_path / "roc"
     shutil.copytree(ROC, src)
     (src / "trimParameters_C0.dat").unlink()
-    code, _, err = run(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
+    code, _, err = run_cli(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
     assert code == 2
     assert err == (f"error: {src / 'configParameters.dat'}:16: nRocs 1 but "
                    "trimParameters_C0.dat is missing\n")
@@ -183,26 +175,33 @@ def test_tbm_errors_in_a_module(capsys, tmp_path):
     src = tmp_path / "fpix"
     shutil.copytree(FPIX, src)
     _edit(src / "tbmParameters_C0b.dat", "00a basea   0xe4", "00a basea   0x1e4")
-    code, _, err = run(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
+    code, _, err = run_cli(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
     assert code == 2
     assert err == f"error: {src / 'tbmParameters_C0b.dat'}:5: basea: 484 is out of range 0..255\n"
     (src / "tbmParameters_C0b.dat").unlink()
-    code, _, err = run(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
+    code, _, err = run_cli(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
     assert code == 2 and err == (f"error: {src / 'configParameters.dat'}:28: tbm08c but "
                                  "tbmParameters_C0b.dat is missing\n")
-    (src / "dacParameters35_C7.dat").unlink()  # auto falls back to the complete unsuffixed set
     shutil.copy(FPIX / "tbmParameters_C0b.dat", src)
-    assert run(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")[0] == 0
+    (src / "trimParameters35_C3.dat").unlink()  # auto refuses: never silently untrimmed
+    code, _, err = run_cli(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml")
+    assert code == 2 and err.startswith(f"error: {src / 'configParameters.dat'}:20: nRocs 16 "
+                                        "but trimParameters35_C3.dat is missing (the trim-Vcal "
+                                        "35 set is incomplete")
+    assert "\n" not in err.rstrip("\n") and not (tmp_path / "m.toml").exists()
+    assert run_cli(capsys, "config", "import-pxar", src, "-o", tmp_path / "m.toml",
+               "--trim-vcal", "none")[0] == 0  # the untrimmed set only when asked for
     assert read_toml(tmp_path / "m.toml").trim_vcal is None
     (src / "trimParameters_C3.dat").unlink()
-    code, _, err = run(capsys, "config", "import-pxar", src, "-o", tmp_path / "n.toml")
+    code, _, err = run_cli(capsys, "config", "import-pxar", src, "-o", tmp_path / "n.toml",
+                       "--trim-vcal", "none")
     assert code == 2 and err == (f"error: {src / 'configParameters.dat'}:20: nRocs 16 but "
-                                 "dacParameters35_C7.dat is missing\n")
+                                 "trimParameters_C3.dat is missing\n")
 
 
 def test_bad_module_toml_on_export(capsys, tmp_path):
     good = tmp_path / "m.toml"
-    assert run(capsys, "config", "new", "-o", good)[0] == 0
+    assert run_cli(capsys, "config", "new", "-o", good)[0] == 0
     text = good.read_text()
     cases = [
         (text.replace("vana = 81", "vana = 300"),
@@ -215,7 +214,7 @@ def test_bad_module_toml_on_export(capsys, tmp_path):
     for content, message in cases:
         bad = tmp_path / "bad.toml"
         bad.write_text(content)
-        code, _, err = run(capsys, "config", "export-pxar", bad, "-o", tmp_path / "out")
+        code, _, err = run_cli(capsys, "config", "export-pxar", bad, "-o", tmp_path / "out")
         assert code == 2 and err.count("\n") == 1, err
         if message is None:  # a TOML syntax error names its line
             line = content.splitlines().index("vana = = 81") + 1
@@ -229,10 +228,10 @@ def test_bad_module_toml_on_export(capsys, tmp_path):
 
 def test_export_into_non_empty_directory_needs_force(capsys, tmp_path):
     good = tmp_path / "m.toml"
-    assert run(capsys, "config", "new", "-o", good)[0] == 0
+    assert run_cli(capsys, "config", "new", "-o", good)[0] == 0
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.txt").write_text("x")
-    code, _, err = run(capsys, "config", "export-pxar", good, "-o", tmp_path / "out")
+    code, _, err = run_cli(capsys, "config", "export-pxar", good, "-o", tmp_path / "out")
     assert code == 2 and "directory is not empty (use --force" in err
-    assert run(capsys, "config", "export-pxar", good, "-o", tmp_path / "out", "--force")[0] == 0
+    assert run_cli(capsys, "config", "export-pxar", good, "-o", tmp_path / "out", "--force")[0] == 0
     assert (tmp_path / "out" / "dacParameters_C0.dat").exists()

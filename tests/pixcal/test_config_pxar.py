@@ -167,10 +167,13 @@ def _one_roc_dir(tmp_path: Path) -> Path:
     return target
 
 
-def test_auto_skips_an_incomplete_numbered_set(tmp_path):
+def test_auto_refuses_an_incomplete_numbered_set(tmp_path):
     d = _one_roc_dir(tmp_path)
     shutil.copy(d / "dacParameters_C0.dat", d / "dacParameters40_C0.dat")  # no trim file
-    assert import_pxar(d).trim_vcal is None
+    with pytest.raises(InputFileError, match=r"trimParameters40_C0\.dat is missing \(the "
+                       r"trim-Vcal 40 set is incomplete.*--trim-vcal"):
+        import_pxar(d)  # never silently the untrimmed set
+    assert import_pxar(d, trim_vcal=None).trim_vcal is None
     with pytest.raises(InputFileError, match=r"configParameters\.dat:16: nRocs 1 but "
                        r"trimParameters40_C0\.dat is missing"):
         import_pxar(d, trim_vcal=40)
