@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,13 +142,16 @@ def test_alive_over_tcp_matches_truth(tmp_path):
 
 
 # ---------------------------------------------------------------------- whole process
+SHORT_PLAN = str(Path(__file__).resolve().parents[1] / "data" / "plans" / "short.toml")
+
+
 def _pixcal(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "pixcal", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
 def test_sigint_exits_130_with_an_interrupted_file(tmp_path):
-    proc = _pixcal("run", "fulltest", "--target", "sim://module?seed=1", "--out", str(tmp_path))
+    proc = _pixcal("run", SHORT_PLAN, "--target", "sim://module?seed=1", "--out", str(tmp_path))
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob("*.h5")) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -171,7 +175,7 @@ def test_sigkill_at_random_moments_leaves_honest_files(tmp_path):
     """Runs killed at random moments of their life (>= 10): every file opens, finished steps
     are complete, nothing that was cut short claims to be complete."""
     target = "sim://roc?seed=1"
-    probe = _pixcal("run", "fulltest", "--target", target, "--out", str(tmp_path / "probe"))
+    probe = _pixcal("run", SHORT_PLAN, "--target", target, "--out", str(tmp_path / "probe"))
     created = _wait_for_file(tmp_path / "probe")
     probe.communicate(timeout=60)
     life = time.monotonic() - created  # how long a run lives after creating its file
@@ -179,7 +183,7 @@ def test_sigkill_at_random_moments_leaves_honest_files(tmp_path):
     seen = set()
     for trial in range(10):
         folder = tmp_path / f"k{trial}"
-        proc = _pixcal("run", "fulltest", "--target", target, "--out", str(folder))
+        proc = _pixcal("run", SHORT_PLAN, "--target", target, "--out", str(folder))
         _wait_for_file(folder)
         time.sleep(float(rng.uniform(0.0, 1.1 * life)))
         proc.kill()

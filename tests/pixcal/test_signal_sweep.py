@@ -103,7 +103,8 @@ def test_signal_at_every_instant(tmp_path):
 
 
 def _pixcal_run(out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pixcal", "run", "fulltest", "--target", ROC,
+    plan = Path(__file__).resolve().parents[1] / "data" / "plans" / "short.toml"
+    return subprocess.Popen([sys.executable, "-m", "pixcal", "run", str(plan), "--target", ROC,
                              "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[2])
