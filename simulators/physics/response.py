@@ -42,8 +42,12 @@ class Response:
     """Per-entry response (all arrays have the evaluation shape).
 
     prob : probability that an injection is read out in the triggered bunch crossing.
-    ph_mean, ph_sigma : pulse height of such a hit (ADC counts, mean clipped to 0..255).
+    ph_mean : mean pulse height read out for such a hit (ADC counts, 0..255, after the ADC's
+        clipping of every hit).
+    ph_sigma : per-hit noise of the analog pulse height (ADC counts).
     col_out, row_out : the address the ROC reports (differs for address-decoding faults).
+    ph_analog : mean analog pulse height before the ADC (may exceed 0..255); a hit reads
+        ``clip(round(ph_analog + ph_sigma * N(0, 1)), 0, 255)``. None: use ``ph_mean``.
     """
 
     prob: np.ndarray
@@ -51,12 +55,13 @@ class Response:
     ph_sigma: np.ndarray
     col_out: np.ndarray
     row_out: np.ndarray
+    ph_analog: np.ndarray | None = None
 
 
 def pixel_noise(chip: ChipParams, defects: Defects, idx) -> np.ndarray:
     """S-curve sigma (Vcal) of the pixels ``idx = (roc, col, row)``; noisy pixels are wider."""
     noisy = defects.kinds["noisy_pixels"][idx]
-    return chip.noise[idx] * np.where(noisy, FRONTEND.noisy_factor, 1.0)
+    return chip.noise[idx] * np.where(noisy, chip.noisy_factor[idx], 1.0)
 
 
 def noisy_rate(defects: Defects, idx, seed_rate: np.ndarray) -> np.ndarray:
@@ -114,9 +119,11 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
               | defects.dead_dcol[roc, col // 2] | ((ctrl & CTRL_READOUT_DISABLE) != 0)
               | (np.asarray(masked, bool) & ~defects.kinds["unmaskable_pixels"][idx]) | outside)
     prob = np.where(silent, 0.0, prob)
-    ph = frontend.ph_mean(np.maximum(charge, thr), chip.p0[idx], chip.p1[idx], chip.p2[idx],
-                          chip.p3[idx], dacs[REG_PHSCALE], dacs[REG_PHOFFSET],
-                          chip.ph_gain[roc], chip.ph_offset[roc], chip.anchors)
+    analog = frontend.ph_analog(np.maximum(charge, thr), chip.p0[idx], chip.p1[idx],
+                                chip.p2[idx], chip.p3[idx], dacs[REG_PHSCALE],
+                                dacs[REG_PHOFFSET], chip.ph_gain[roc], chip.ph_offset[roc],
+                                chip.anchors)
+    ph = frontend.adc_mean(analog, PULSE_HEIGHT.hit_sd)
     shape = np.broadcast_shapes(prob.shape, ph.shape)
     return Response(
         np.broadcast_to(prob, shape),
@@ -124,5 +131,6 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
         np.full(shape, PULSE_HEIGHT.hit_sd),
         np.broadcast_to(defects.address_col[idx], shape),
         np.broadcast_to(defects.address_row[idx], shape),
+        np.broadcast_to(analog, shape),
     )
 

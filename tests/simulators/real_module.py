@@ -1,0 +1,175 @@
+"""The real FPIX module P-A-3-15 as figures, and pXar's algorithms applied to a simulated one.
+
+Real figures are read from the files in ``tests/data`` (pXar log, S-curves, trim and TBM files);
+the simulated ones come from the ground truth with pXar's trimming and trim-bit test emulated
+(vectorised over all ROCs, no measurement noise). Used by ``test_sim_real_module.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from simulators.address import build_module
+from simulators.physics.chip import default_dac_registers
+
+DATA = Path(__file__).parents[1] / "data"
+FPIX = DATA / "fpix"
+PARAMS = DATA / "pxar" / "fpix-module-P-A-3-15"
+VTRIM, VTHRCOMP = 11, 12
+TARGET = 35.0
+TRIM_BIT_TEST = ((254, 14), (126, 13), (63, 11), (32, 7))  # (Vtrim, trim) as the log prints
+
+
+# ---------------------------------------------------------------------- real figures
+@cache
+def log_text() -> str:
+    return (FPIX / "commander_FPIXTest.log").read_text()
+
+
+def _floats_after(label: str) -> np.ndarray:
+    line = next(x for x in log_text().splitlines() if label in x)
+    return np.array(line.split(label, 1)[1].split(), float)
+
+
+def real_vtrim() -> np.ndarray:
+    """Vtrim per ROC after trimming (16,)."""
+    return _floats_after("INFO: vtrim:")
+
+
+def real_untrimmed() -> np.ndarray:
+    """``[16, 3]`` mean/min/max untrimmed threshold per ROC at the trim VthrComp (TrimThr1)."""
+    rows = re.findall(r"mean/min/max = ([\d.]+)/([\d.]+)/([\d.]+)", log_text())
+    return np.array(rows, float)
+
+
+def real_trim_bit_shifts() -> np.ndarray:
+    """``[4 steps, 16 ROCs]`` mean threshold shift of pXar's trim-bit test."""
+    out = np.zeros((4, 16))
+    for roc, step, mean in re.findall(r"ROC (\d+) step (\d): thr difference mean: ([\d.]+)",
+                                      log_text()):
+        out[int(step), int(roc)] = float(mean)
+    return out
+
+
+def real_final_ia() -> np.ndarray:
+    """Ia per ROC (mA) at the last setVana iteration (16,)."""
+    last = {}
+    for roc, ia in re.findall(r"ROC\s+(\d+) iter\s+\d+ Vana\s+\d+ Ia ([\d.]+)", log_text()):
+        last[int(roc)] = float(ia)
+    return np.array([last[r] for r in range(16)])
+
+
+def real_trims() -> np.ndarray:
+    """Trim values ``[16, 52, 80]`` after trimming to Vcal 35."""
+    out = np.zeros((16, 52, 80), int)
+    for roc in range(16):
+        a = np.loadtxt(PARAMS / f"trimParameters35_C{roc}.dat", usecols=(0, 2, 3), dtype=int)
+        out[roc, a[:, 1], a[:, 2]] = a[:, 0]
+    return out
+
+
+def real_port_delays() -> tuple[int, int]:
+    """(port 0, port 1) delays of ``basea`` in the real module's TBM core alpha file."""
+    text = (PARAMS / "tbmParameters_C0a.dat").read_text()
+    value = int(re.search(r"basea\s+(0x[0-9a-f]+)", text)[1], 16)
+    return value & 7, value >> 3 & 7
+
+
+def scurve_moments(x0: np.ndarray, counts: np.ndarray, ntrig: int):
+    """Threshold and sigma per curve from counts at consecutive Vcal bins starting at ``x0``."""
+    f = counts / ntrig
+    n = counts.shape[-1]
+    thr = x0 + (n - 1) + 0.5 - f.sum(axis=-1)
+    df = np.diff(f, axis=-1)
+    mid = x0[..., None] + np.arange(n - 1) + 0.5
+    w = np.maximum(df.sum(axis=-1), 1e-9)
+    mu = (df * mid).sum(axis=-1) / w
+    var = (df * (mid - mu[..., None]) ** 2).sum(axis=-1) / w - 1.0 / 12
+    return thr, np.sqrt(np.maximum(var, 1e-6))
+
+
+@cache
+def real_scurve_counts(roc: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first Vcal bin [4160], counts [4160, 32]) of SCurveData_C<roc>.dat (Ntrig 200)."""
+    a = np.loadtxt(FPIX / f"SCurveData_C{roc}.dat", skiprows=1)
+    return a[:, 1], a[:, 2:]
+
+
+def real_noise_maps() -> np.ndarray:
+    """S-curve sigma ``[2, 52, 80]`` of ROCs 0 and 1 (moment estimator)."""
+    return np.stack([scurve_moments(*real_scurve_counts(r), 200)[1].reshape(52, 80)
+                     for r in (0, 1)])
+
+
+def edge_excess(noise: np.ndarray) -> dict[str, float]:
+    """Relative noise excess over the interior of columns 0/51, row 79 and the row-79 corners;
+    ``noise`` is ``[n, 52, 80]``."""
+    inner = noise[:, 1:51, 1:79].mean()
+    return {
+        "cols": noise[:, [0, 51], 1:79].mean() / inner - 1,
+        "row79": noise[:, 1:51, 79].mean() / inner - 1,
+        "corners": noise[:, [0, 51], 79].mean() / inner - 1,
+    }
+
+
+# ---------------------------------------------------------------------- pXar on the simulator
+def module(seed: int):
+    return build_module(f"sim://module?seed={seed}&defects=none&hdi=fpix")
+
+
+def pxar_trim(m, target: float = TARGET):
+    """pXar's trimTest on the truth: (dacs, trims, untrimmed thr, final thr).
+
+    VthrComp: the most sensitive pixels (0.35 % quantile) at the target with Vtrim 0; Vtrim: the
+    lowest that brings the highest pixel inside mean +- 3 RMS below the target with trim 0;
+    trims: start 7, corrections 4, 2, 1, 1, kept only if they bring the pixel closer, 1..15.
+    """
+    t = m.truth
+    n = m.n_rocs
+    dacs = default_dac_registers(n, m.roc_type.name)
+    untrimmed = np.full((n, 52, 80), 15)
+    vthr = np.arange(256)
+    dacs[:, VTRIM] = 0
+    q = np.zeros((n, 256))
+    for v in vthr:
+        dacs[:, VTHRCOMP] = v
+        q[:, v] = np.quantile(t.threshold_vcal(dacs, untrimmed).reshape(n, -1), 0.0035, axis=1)
+    dacs[:, VTHRCOMP] = [vthr[row >= target].max() for row in q]
+    thr0 = t.threshold_vcal(dacs, untrimmed)
+    flat = thr0.reshape(n, -1)
+    mu, sd = flat.mean(axis=1, keepdims=True), flat.std(axis=1, keepdims=True)
+    top = np.argmax(np.where(np.abs(flat - mu) < 3 * sd, flat, -np.inf), axis=1)
+    for roc in range(n):
+        col, row = divmod(int(top[roc]), 80)
+        for v in range(256):
+            dacs[roc, VTRIM] = v
+            if t.threshold_vcal(dacs, np.zeros((n, 52, 80)))[roc, col, row] < target:
+                break
+    per_trim = np.stack([t.threshold_vcal(dacs, np.full((n, 52, 80), k)) for k in range(16)])
+    trims = np.full((n, 52, 80), 7)
+    grid = np.ogrid[:n, :52, :80]
+    for corr in (4, 2, 1, 1):
+        old = per_trim[(trims, *grid)]
+        new = np.clip(np.where(old > target, trims - corr, trims + corr), 1, 15)
+        better = np.abs(per_trim[(new, *grid)] - target) < np.abs(old - target)
+        trims = np.where(better, new, trims)
+    return dacs, trims, thr0, per_trim[(trims, *grid)]
+
+
+def trim_bit_shifts(m, dacs: np.ndarray) -> np.ndarray:
+    """``[4 steps, n_rocs]`` mean threshold shift of pXar's trim-bit test (reference: Vtrim 0,
+    trims 15)."""
+    t = m.truth
+    n = m.n_rocs
+    d = dacs.copy()
+    d[:, VTRIM] = 0
+    ref = t.threshold_vcal(d, np.full((n, 52, 80), 15))
+    out = []
+    for vtrim, trim in TRIM_BIT_TEST:
+        d[:, VTRIM] = vtrim
+        out.append((ref - t.threshold_vcal(d, np.full((n, 52, 80), trim))).mean(axis=(1, 2)))
+    return np.array(out)
