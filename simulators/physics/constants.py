@@ -63,10 +63,15 @@ class ThresholdModel:
 
 @dataclass(frozen=True)
 class PulseHeightModel:
-    """``PH = g_roc * (PHScale / scale_ref) * p3 * (erf((Q - p0) / p1) + p2)
-    + offset_slope * (PHOffset - offset_ref) + o_roc``, clipped to 0..255.
+    """``PH = g_roc * (PHScale / scale_ref) * (p3 * (erf((Q - p0) / p1) + p2) + tail(Q))
+    + offset_slope * (PHOffset - offset_ref) + o_roc``; the ADC clips each hit (after its noise)
+    to 0..255.
 
     p0..p3 per pixel from the real phCalibrationFitErr35_C0/C1 fits (scale 78, offset 170).
+    Those fits were made to clipped data (their asymptote is 255.0 for every pixel), so the
+    analog curve keeps rising above the erf: ``tail(Q) = tail_slope * tail_w *
+    softplus((Q - tail_q) / tail_w)`` (real: the erf fit is 3.2 ADC above the data at high-range
+    Vcal 70 and 2.2 below at 90, and every pixel reads 255 at high-range Vcal 200).
     """
 
     # p0, p1, p2, p3: means, sds and correlations of the real C0+C1 fits (8320 pixels); the
@@ -85,6 +90,9 @@ class PulseHeightModel:
     roc_gain_sd: float = 0.08  # real chosen PHScale 63..80 (pXar PH optimisation, 16 ROCs)
     roc_offset_sd: float = 10.0  # ADC counts; real chosen PHOffset 159..197
     hit_sd: float = 1.2  # PH noise of a single hit, ADC counts (added before the ADC clips)
+    tail_q: float = 560.0  # Vcal where the rise beyond the erf sets in
+    tail_w: float = 40.0
+    tail_slope: float = 0.08  # ADC counts per Vcal far above tail_q
     high_range_mean: float = 7.0  # CtrlReg bit 2: 1 high-range unit = this many Vcal
     high_range_sd: float = 0.1
 

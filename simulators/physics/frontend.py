@@ -93,7 +93,9 @@ def ph_analog(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset, anc
     p = PULSE_HEIGHT
     scale_ref = p.scale_ref_factor * anchors.phscale
     offset_ref = anchors.phoffset + p.offset_ref_shift
-    shaped = p3 * (erf((charge - p0) / p1) + p2)
+    q = np.asarray(charge, float)
+    shaped = (p3 * (erf((q - p0) / p1) + p2)
+              + p.tail_slope * p.tail_w * np.logaddexp(0.0, (q - p.tail_q) / p.tail_w))
     return (ph_gain * np.asarray(phscale, float) / scale_ref * shaped
             + p.offset_slope * (np.asarray(phoffset, float) - offset_ref) + ph_offset)
 

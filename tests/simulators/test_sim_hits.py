@@ -24,7 +24,7 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
     c, d = m.truth.chip, m.truth.defects
     reg = {k: int(dacs[0, k]) for k in range(256)}
     high = c.high_range[0] if reg[253] & 4 else 1.0
-    ia = c.ia0[0] + 44.4 * math.tanh(reg[2] / c.tau[0])
+    ia = c.ia0[0] + 38.5 * math.tanh((reg[2] / c.tau[0]) ** 1.37)
     on = phi((ia - FRONTEND.frontend_on_ia_ma) / FRONTEND.frontend_on_width_ma)
     prob = np.zeros((52, 80))
     ph = np.zeros((52, 80))
@@ -34,9 +34,13 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
             if cals:
                 q *= 0.0 if d.kinds["missing_bumps"][0, col, row] else c.cals_coupling[0, col, row]
             trim = int(trims[col, row]) | int(d.dead_trim_bit[0, col, row])
+            x = reg[11] * (15 - trim)  # trim current: offset once Vtrim is on, saturating
+            shift = c.trim_gain[0, col, row] * (67.0 * (1 - math.exp(-reg[11] / 8.0))
+                                                + x / (1 + x / 1600.0))
             thr = (c.thr_default[0] - c.slope[0] * (reg[12] - c.anchors.vthrcomp)
-                   + c.delta[0, col, row] - reg[11] * c.trim_gain[0, col, row] * (15 - trim))
-            noise = c.noise[0, col, row] * (5.0 if d.kinds["noisy_pixels"][0, col, row] else 1)
+                   + c.delta[0, col, row] - shift)
+            noisy = d.kinds["noisy_pixels"][0, col, row]
+            noise = c.noise[0, col, row] * (c.noisy_factor[0, col, row] if noisy else 1.0)
             fire = phi((q - thr) / noise) * phi(thr / noise)
 
             def walk(over):
@@ -55,9 +59,13 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
             qq = max(q, thr)
             shaped = c.p3[0, col, row] * (math.erf((qq - c.p0[0, col, row]) / c.p1[0, col, row])
                                           + c.p2[0, col, row])
+            shaped += 0.08 * 40.0 * math.log1p(math.exp((qq - 560.0) / 40.0))  # beyond the erf
             raw = (c.ph_gain[0] * reg[20] / (1.2 * c.anchors.phscale) * shaped
                    + 0.9 * (reg[17] - (c.anchors.phoffset - 15)) + c.ph_offset[0])
-            ph[col, row] = min(max(raw, 0.0), 255.0)
+            # the ADC clips every hit after its noise (1.2): mean of a clipped Gaussian
+            a, b, sd = -raw / 1.2, (255.0 - raw) / 1.2, 1.2
+            dens = (math.exp(-a * a / 2) - math.exp(-b * b / 2)) / math.sqrt(2 * math.pi)
+            ph[col, row] = 255 * (1 - phi(b)) + raw * (phi(b) - phi(a)) + sd * dens
     return prob, ph
 
 
