@@ -44,6 +44,7 @@ class ChipParams:
     delta : per pixel, untrimmed threshold offset (Vcal); its spread differs per ROC.
     trim_gain : per pixel, threshold reduction per (Vtrim DAC x trim step) at small trim
         currents (Vcal); the effect saturates (:func:`~simulators.physics.frontend.trim_shift`).
+    trim_sat : per ROC, the trim current (Vtrim DAC x steps) where the effect is half linear.
     noise : per pixel, erf S-curve sigma (Vcal), with a per-ROC level and the edge excess.
     noisy_factor : per pixel, how much wider the S-curve is if the pixel is a noisy-pixel defect.
     p0, p1, p2, p3 : per pixel PH(Vcal) erf parameters at the reference PHScale/PHOffset.
@@ -61,6 +62,7 @@ class ChipParams:
     slope: np.ndarray
     delta: np.ndarray
     trim_gain: np.ndarray
+    trim_sat: np.ndarray
     noise: np.ndarray
     noisy_factor: np.ndarray
     p0: np.ndarray
@@ -121,15 +123,18 @@ def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     thr_default = _clipped_normal(r, f.thr_at_default_mean, f.thr_at_default_sd, n_rocs,
                                   2.5 * f.thr_at_default_sd)
     slope = _clipped_normal(r, f.slope_mean, f.slope_sd, n_rocs, 2.5 * f.slope_sd)
-    delta = r.normal(0.0, f.pixel_sd, pix)
+    u = f.pixel_uniform_share
+    delta = f.pixel_sd * (np.sqrt(1 - u) * r.normal(0.0, 1.0, pix)
+                          + np.sqrt(3 * u) * r.uniform(-1.0, 1.0, pix))
     trim_gain = f.trim_gain_mean * (1 + np.clip(r.normal(0, f.trim_gain_rel_sd, pix), -0.3, 0.3))
     noise = f.noise_mean * np.exp(r.normal(0.0, f.noise_rel_sd, pix))
     # per-ROC levels (their own stream: the pixel draws above stay as they were)
     r = rng_for(seed, "frontend-roc")
     spread = _clipped_normal(r, f.pixel_sd, f.pixel_sd_roc_sd, n_rocs, 2.5 * f.pixel_sd_roc_sd)
     delta *= (spread / f.pixel_sd)[:, None, None]
-    trim_gain *= _clipped_normal(r, 1.0, f.trim_gain_roc_sd, n_rocs,
-                                 2.5 * f.trim_gain_roc_sd)[:, None, None]
+    roc_gain = _clipped_normal(r, 1.0, f.trim_gain_roc_sd, n_rocs, 2.5 * f.trim_gain_roc_sd)
+    trim_gain *= roc_gain[:, None, None]
+    trim_sat = f.trim_ref_x / (roc_gain * (1 + f.trim_ref_x / f.trim_sat_x) - 1)
     noise *= _clipped_normal(r, 1.0, f.noise_roc_rel_sd, n_rocs,
                              2.5 * f.noise_roc_rel_sd)[:, None, None] * edge_noise_factor()
     noisy_factor = r.uniform(f.noisy_factor_min, f.noisy_factor_max, pix)
@@ -158,7 +163,7 @@ def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     ia_rb_offset = r.normal(c.ia_rb_offset_mean, c.ia_rb_offset_sd, n_rocs)
     return ChipParams(
         thr_default=thr_default, slope=slope, delta=delta, trim_gain=trim_gain, noise=noise,
-        noisy_factor=noisy_factor,
+        noisy_factor=noisy_factor, trim_sat=trim_sat,
         p0=p0, p1=p1, p2=p2, p3=p3, ph_gain=ph_gain, ph_offset=ph_offset,
         high_range=high_range, c0=c0, cals_coupling=cals, ia0=ia0, tau=tau, id0=id0,
         adc_gain=adc_gain, adc_offset=adc_offset, vbg=vbg, ia_rb_gain=ia_rb_gain,

@@ -38,20 +38,31 @@ class ThresholdModel:
     slope_mean: float = 1.86  # Vcal per VthrComp DAC; real ROC 5: 250 Vcal at 2, 50.3 at 109
     slope_sd: float = 0.08
     pixel_sd: float = 4.2  # untrimmed dispersion (mean over ROCs); real min/mean/max 33/45/57
-    pixel_sd_roc_sd: float = 0.4  # ROC-to-ROC spread of that dispersion (real (max-min)/7: 3.2-4.4)
-    trim_gain_mean: float = 0.033  # Vcal per (Vtrim DAC x step), small-current slope
-    trim_sat_x: float = 1600.0  # Vtrim x steps at which the trim effect is half the linear one
-    trim_offset_x: float = 67.0  # x gain = 2.2 Vcal every pixel loses once Vtrim is on
+    # the real distribution has short tails (per-ROC max - min 22.7..30.9 = ~6.2 sd, a Gaussian
+    # of 4160 pixels spans ~7.3 sd): a Gaussian plus a uniform part with this share of variance
+    pixel_uniform_share: float = 0.5
+    pixel_sd_roc_sd: float = 0.3  # ROC-to-ROC spread of it (real per-ROC max-min: sd 2.5 Vcal)
+    trim_gain_mean: float = 0.034  # Vcal per (Vtrim DAC x step), small-current slope
+    trim_sat_x: float = 1250.0  # Vtrim x steps at which the trim effect is half the linear one
+    trim_offset_x: float = 65.0  # x gain = 2.2 Vcal every pixel loses once Vtrim is on
     trim_offset_vtrim: float = 8.0  # Vtrim DAC scale of that offset
-    trim_gain_roc_sd: float = 0.09  # relative, per ROC; real trim-bit test per ROC 8.0-11.7
+    # per ROC the small-current gain varies (real trim-bit test per ROC 8.0-11.7 Vcal) while the
+    # full-range effect does not follow it (real Vtrim after trimming is unrelated to it): the
+    # saturation point moves so that the effect at trim_ref_x stays the same
+    trim_gain_roc_sd: float = 0.10  # relative
+    trim_ref_x: float = 1600.0
     trim_gain_rel_sd: float = 0.08  # relative pixel spread of the trim step
     noise_mean: float = 2.28  # erf sigma; real SCurveData_C0/C1 (moment estimator): 2.33 / 2.23
     noise_roc_rel_sd: float = 0.026  # per-ROC mean noise; real (pXar log / C0 vs C1) ~2.6 %
     noise_rel_sd: float = 0.043  # real measured RMS 0.121 / 0.111 minus the 200-trigger error
+    # slow threshold fluctuation, constant over the consecutive triggers of one scan point and
+    # redrawn for the next: counts are overdispersed against the binomial (real erf fits to the
+    # Ntrig-200 S-curves: chi2/ndf ~2x what pure binomial counts give)
+    threshold_jitter: float = 0.28
     # sensor edge pixels are larger: more capacitance, more noise (real C0+C1 over the interior)
     edge_col_noise: float = 1.045  # columns 0 and 51
     edge_row_noise: float = 1.022  # row 79
-    corner_noise: float = 1.108  # (0, 79) and (51, 79)
+    corner_noise: float = 1.12  # (0, 79) and (51, 79)
     noisy_factor_min: float = 1.25  # noisy-pixel defect: S-curve wider by a factor uniform in
     noisy_factor_max: float = 1.6  # (real noisiest pixel of C0/C1: 2.74 = 1.2 x the median)
     noisy_rate_min: float = 0.002  # noisy-pixel defect: random hits per trigger, log-uniform in

@@ -22,7 +22,7 @@ from hal.chips import TRIM_MAX
 from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
 
 
-def trim_shift(trim_gain, vtrim, steps):
+def trim_shift(trim_gain, vtrim, steps, sat=None):
     """Threshold reduction (Vcal) by the trim circuit.
 
     Parameters
@@ -30,6 +30,7 @@ def trim_shift(trim_gain, vtrim, steps):
     trim_gain : the pixel's small-current gain (Vcal per Vtrim DAC x trim step).
     vtrim : the Vtrim DAC.
     steps : 15 - effective trim value (0 = trim 15).
+    sat : the ROC's saturation current (None: the model's mean ``trim_sat_x``).
 
     The trim current is ``x = Vtrim * steps``; its effect ``x / (1 + x / trim_sat_x)``
     saturates, plus an offset that any Vtrim > 0 gives every pixel (also at trim 15)::
@@ -40,18 +41,27 @@ def trim_shift(trim_gain, vtrim, steps):
     v = np.asarray(vtrim, float)
     x = v * np.asarray(steps, float)
     offset = f.trim_offset_x * -np.expm1(-v / f.trim_offset_vtrim)
-    return trim_gain * (offset + x / (1.0 + x / f.trim_sat_x))
+    sat = f.trim_sat_x if sat is None else sat
+    return trim_gain * (offset + x / (1.0 + x / sat))
 
 
-def threshold(thr_default, slope, delta, trim_gain, vthrcomp, vthrcomp_anchor, vtrim, trim_eff):
+def threshold(thr_default, slope, delta, trim_gain, vthrcomp, vthrcomp_anchor, vtrim, trim_eff,
+              trim_sat=None):
     """Threshold in Vcal (may be negative: the pixel then sits in its noise)."""
     return (thr_default - slope * (np.asarray(vthrcomp, float) - vthrcomp_anchor) + delta
-            - trim_shift(trim_gain, vtrim, TRIM_MAX - np.asarray(trim_eff, float)))
+            - trim_shift(trim_gain, vtrim, TRIM_MAX - np.asarray(trim_eff, float), trim_sat))
 
 
 def fire_probability(charge, thr, noise):
     """Probability that the comparator fires on ``charge`` (not yet the timing)."""
     return ndtr((charge - thr) / noise) * ndtr(thr / noise)
+
+
+def fire_slope(charge, thr, noise):
+    """``|d fire_probability / d thr|`` (per Vcal) at the S-curve (the baseline factor is
+    taken as constant): what a small threshold fluctuation changes."""
+    z = (charge - thr) / noise
+    return np.exp(-0.5 * np.minimum(z * z, 1e3)) / (np.sqrt(2 * np.pi) * noise) * ndtr(thr / noise)
 
 
 def frontend_on(ia_ma):
@@ -104,11 +114,16 @@ def adc_mean(analog, sd):
     """Mean ADC reading (0..255) of a Gaussian analog PH with mean ``analog`` and ``sd``: the
     ADC clips every hit, so a pixel whose analog PH is far above 255 reads 255 on every hit."""
     mu = np.asarray(analog, float)
-    sd = np.maximum(np.asarray(sd, float), 1e-9)
-    a, b = (0.0 - mu) / sd, (255.0 - mu) / sd
-    pa, pb = ndtr(a), ndtr(b)
-    phi = np.exp(-0.5 * a * a) - np.exp(-0.5 * b * b)
-    return np.clip(255.0 * (1 - pb) + mu * (pb - pa) + sd * phi / np.sqrt(2 * np.pi), 0.0, 255.0)
+    sd = np.broadcast_to(np.maximum(np.asarray(sd, float), 1e-9), mu.shape)
+    out = np.clip(mu, 0.0, 255.0)
+    near = (mu < 8 * sd) | (mu > 255.0 - 8 * sd)  # elsewhere clipping never happens
+    if near.any():
+        m, s = mu[near], sd[near]
+        a, b = -m / s, (255.0 - m) / s
+        pa, pb = ndtr(a), ndtr(b)
+        dens = (np.exp(-0.5 * a * a) - np.exp(-0.5 * b * b)) / np.sqrt(2 * np.pi)
+        out[near] = np.clip(255.0 * (1 - pb) + m * (pb - pa) + s * dens, 0.0, 255.0)
+    return out
 
 
 def ph_mean(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset, anchors):

@@ -140,7 +140,8 @@ class SimModule:
 
         The PH of a hit is the analog value plus its noise, clipped by the ADC to 0..255."""
         shape = (*resp.prob.shape, int(ntrig))
-        fired = rng.random(shape, dtype=np.float32) < resp.prob[..., None].astype(np.float32)
+        prob = self._jittered(resp, rng).astype(np.float32)
+        fired = rng.random(shape, dtype=np.float32) < prob[..., None]
         analog = resp.ph_mean if resp.ph_analog is None else resp.ph_analog
         ph = rng.standard_normal(shape, dtype=np.float32)
         ph *= resp.ph_sigma[..., None].astype(np.float32)
@@ -151,7 +152,23 @@ class SimModule:
     def count_hits(self, resp: Response, ntrig: int, rng: np.random.Generator) -> np.ndarray:
         """Hits per entry in ``ntrig`` triggers, drawn binomially (exact for efficiency maps
         and scans, where only counts matter): int ``[...]``."""
-        return rng.binomial(int(ntrig), np.clip(resp.prob, 0.0, 1.0))
+        return rng.binomial(int(ntrig), self._jittered(resp, rng))
+
+    @staticmethod
+    def _jittered(resp: Response, rng: np.random.Generator) -> np.ndarray:
+        """The firing probability of each entry with this call's slow threshold fluctuation
+        (one draw per entry, shared by its triggers; linear in the fluctuation)."""
+        prob = np.clip(resp.prob, 0.0, 1.0)
+        if resp.dprob_dthr is None:
+            return prob
+        slope = np.broadcast_to(resp.dprob_dthr, prob.shape)
+        moving = slope > 1e-6
+        if not moving.any():
+            return prob
+        prob = np.array(prob, copy=True)
+        shift = slope[moving] * rng.normal(0.0, FRONTEND.threshold_jitter, int(moving.sum()))
+        prob[moving] = np.clip(prob[moving] + shift, 0.0, 1.0)
+        return prob
 
     def _pixel_state(self, dacs: np.ndarray, trims):
         t = self.truth

@@ -48,6 +48,8 @@ class Response:
     col_out, row_out : the address the ROC reports (differs for address-decoding faults).
     ph_analog : mean analog pulse height before the ADC (may exceed 0..255); a hit reads
         ``clip(round(ph_analog + ph_sigma * N(0, 1)), 0, 255)``. None: use ``ph_mean``.
+    dprob_dthr : ``|d prob / d threshold|`` (per Vcal): how much a slow threshold fluctuation
+        moves ``prob`` (the firing draws apply it per entry). None: no fluctuation.
     """
 
     prob: np.ndarray
@@ -56,6 +58,7 @@ class Response:
     col_out: np.ndarray
     row_out: np.ndarray
     ph_analog: np.ndarray | None = None
+    dprob_dthr: np.ndarray | None = None
 
 
 def pixel_noise(chip: ChipParams, defects: Defects, idx) -> np.ndarray:
@@ -75,7 +78,7 @@ def pixel_threshold(chip: ChipParams, defects: Defects, idx, vthrcomp, vtrim, tr
     trim_eff = np.asarray(trim, np.int64) | defects.dead_trim_bit[idx]
     return frontend.threshold(chip.thr_default[roc], chip.slope[roc], chip.delta[idx],
                               chip.trim_gain[idx], vthrcomp, chip.anchors.vthrcomp, vtrim,
-                              trim_eff)
+                              trim_eff, chip.trim_sat[roc])
 
 
 def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, col, row,
@@ -109,22 +112,24 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
     noise = pixel_noise(chip, defects, idx)
     wbc = np.asarray(dacs[REG_WBC])
     tct = wbc + TIMING.wbc_offset if tct is None else tct
-    p_cal = (frontend.fire_probability(charge, thr, noise)
-             * frontend.frontend_on(analog_current_ma(chip, dacs[REG_VANA], roc))
-             * frontend.in_time_probability(dacs[REG_CALDEL], chip.c0[idx], charge - thr, tct,
-                                            wbc))
+    gate = (frontend.frontend_on(analog_current_ma(chip, dacs[REG_VANA], roc))
+            * frontend.in_time_probability(dacs[REG_CALDEL], chip.c0[idx], charge - thr, tct,
+                                           wbc))
+    p_cal = frontend.fire_probability(charge, thr, noise) * gate
     p_noise = noisy_rate(defects, idx, noisy_rates)
     prob = 1.0 - (1.0 - p_cal) * (1.0 - p_noise)
+    slope = frontend.fire_slope(charge, thr, noise) * gate * (1.0 - p_noise)
     silent = (defects.kinds["dead_pixels"][idx] | defects.unprogrammable[roc]
               | defects.dead_dcol[roc, col // 2] | ((ctrl & CTRL_READOUT_DISABLE) != 0)
               | (np.asarray(masked, bool) & ~defects.kinds["unmaskable_pixels"][idx]) | outside)
     prob = np.where(silent, 0.0, prob)
+    slope = np.where(silent, 0.0, slope)
     analog = frontend.ph_analog(np.maximum(charge, thr), chip.p0[idx], chip.p1[idx],
                                 chip.p2[idx], chip.p3[idx], dacs[REG_PHSCALE],
                                 dacs[REG_PHOFFSET], chip.ph_gain[roc], chip.ph_offset[roc],
                                 chip.anchors)
     ph = frontend.adc_mean(analog, PULSE_HEIGHT.hit_sd)
-    shape = np.broadcast_shapes(prob.shape, ph.shape)
+    shape = np.broadcast_shapes(prob.shape, ph.shape, slope.shape)
     return Response(
         np.broadcast_to(prob, shape),
         np.broadcast_to(ph, shape),
@@ -132,5 +137,6 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
         np.broadcast_to(defects.address_col[idx], shape),
         np.broadcast_to(defects.address_row[idx], shape),
         np.broadcast_to(analog, shape),
+        np.broadcast_to(slope, shape),
     )
 

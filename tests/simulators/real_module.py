@@ -131,6 +131,7 @@ def pxar_trim(m, target: float = TARGET):
     t = m.truth
     n = m.n_rocs
     dacs = default_dac_registers(n, m.roc_type.name)
+    dacs[:, 26] = t.caldel_centres(dacs, vthrcomp=51)  # the pretest's CalDel
     untrimmed = np.full((n, 52, 80), 15)
     vthr = np.arange(256)
     dacs[:, VTRIM] = 0
