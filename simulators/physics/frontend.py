@@ -54,14 +54,16 @@ def threshold(thr_default, slope, delta, trim_gain, vthrcomp, vthrcomp_anchor, v
 
 def fire_probability(charge, thr, noise):
     """Probability that the comparator fires on ``charge`` (not yet the timing)."""
-    return ndtr((charge - thr) / noise) * ndtr(thr / noise)
+    return fire_probability_and_slope(charge, thr, noise)[0]
 
 
-def fire_slope(charge, thr, noise):
-    """``|d fire_probability / d thr|`` (per Vcal) at the S-curve (the baseline factor is
-    taken as constant): what a small threshold fluctuation changes."""
+def fire_probability_and_slope(charge, thr, noise):
+    """(:func:`fire_probability`, ``|d fire_probability / d thr|`` per Vcal): the second is
+    what a small threshold fluctuation changes (the baseline factor taken as constant)."""
     z = (charge - thr) / noise
-    return np.exp(-0.5 * np.minimum(z * z, 1e3)) / (np.sqrt(2 * np.pi) * noise) * ndtr(thr / noise)
+    base = ndtr(thr / noise)
+    density = np.exp(-0.5 * np.minimum(z * z, 1e3)) * (base / (np.sqrt(2 * np.pi) * noise))
+    return ndtr(z) * base, density
 
 
 def frontend_on(ia_ma):
@@ -93,19 +95,24 @@ def in_time_probability(caldel, c0, overdrive, tct, wbc):
     return ndtr(hi) - ndtr(lo)
 
 
-def ph_analog(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset, anchors):
+def ph_analog(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset, anchors,
+              floor=None):
     """Mean analog pulse height in ADC counts for ``charge`` Vcal, before the ADC clips it (may
     be outside 0..255).
 
     ``anchors`` is the ROC type's :class:`~simulators.physics.chip.Anchors`; the reference
-    PHScale/PHOffset are derived from its defaults.
+    PHScale/PHOffset are derived from its defaults. ``floor`` (e.g. the threshold): the erf
+    part sees ``max(charge, floor)`` (a hit below threshold was a noise-assisted one at
+    threshold); the rise beyond the erf, far above any threshold, sees ``charge``.
     """
     p = PULSE_HEIGHT
     scale_ref = p.scale_ref_factor * anchors.phscale
     offset_ref = anchors.phoffset + p.offset_ref_shift
     q = np.asarray(charge, float)
-    shaped = (p3 * (erf((q - p0) / p1) + p2)
-              + p.tail_slope * p.tail_w * np.logaddexp(0.0, (q - p.tail_q) / p.tail_w))
+    tail = p.tail_slope * p.tail_w * np.logaddexp(0.0, (q - p.tail_q) / p.tail_w)
+    if floor is not None:
+        q = np.maximum(q, floor)
+    shaped = p3 * (erf((q - p0) / p1) + p2) + tail
     return (ph_gain * np.asarray(phscale, float) / scale_ref * shaped
             + p.offset_slope * (np.asarray(phoffset, float) - offset_ref) + ph_offset)
 

@@ -25,7 +25,7 @@ import numpy as np
 from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
 from simulators.physics import frontend
 from simulators.physics.chip import ChipParams
-from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
+from simulators.physics.constants import PULSE_HEIGHT, TIMING
 from simulators.physics.currents import analog_current_ma
 from simulators.physics.dacview import DacView
 from simulators.physics.defects import Defects
@@ -115,19 +115,18 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
     gate = (frontend.frontend_on(analog_current_ma(chip, dacs[REG_VANA], roc))
             * frontend.in_time_probability(dacs[REG_CALDEL], chip.c0[idx], charge - thr, tct,
                                            wbc))
-    p_cal = frontend.fire_probability(charge, thr, noise) * gate
+    p_fire, slope = frontend.fire_probability_and_slope(charge, thr, noise)
     p_noise = noisy_rate(defects, idx, noisy_rates)
-    prob = 1.0 - (1.0 - p_cal) * (1.0 - p_noise)
-    slope = frontend.fire_slope(charge, thr, noise) * gate * (1.0 - p_noise)
+    prob = 1.0 - (1.0 - p_fire * gate) * (1.0 - p_noise)
+    slope = slope * gate * (1.0 - p_noise)
     silent = (defects.kinds["dead_pixels"][idx] | defects.unprogrammable[roc]
               | defects.dead_dcol[roc, col // 2] | ((ctrl & CTRL_READOUT_DISABLE) != 0)
               | (np.asarray(masked, bool) & ~defects.kinds["unmaskable_pixels"][idx]) | outside)
     prob = np.where(silent, 0.0, prob)
     slope = np.where(silent, 0.0, slope)
-    analog = frontend.ph_analog(np.maximum(charge, thr), chip.p0[idx], chip.p1[idx],
-                                chip.p2[idx], chip.p3[idx], dacs[REG_PHSCALE],
-                                dacs[REG_PHOFFSET], chip.ph_gain[roc], chip.ph_offset[roc],
-                                chip.anchors)
+    analog = frontend.ph_analog(charge, chip.p0[idx], chip.p1[idx], chip.p2[idx], chip.p3[idx],
+                                dacs[REG_PHSCALE], dacs[REG_PHOFFSET], chip.ph_gain[roc],
+                                chip.ph_offset[roc], chip.anchors, floor=thr)
     ph = frontend.adc_mean(analog, PULSE_HEIGHT.hit_sd)
     shape = np.broadcast_shapes(prob.shape, ph.shape, slope.shape)
     return Response(

@@ -173,7 +173,7 @@ def test_scurves_are_overdispersed_like_the_real_ones():
     real_chi2 = np.median(fit_erf(x0[:, None] + np.arange(32), counts, 200)[2])
     for seed in (1, 2):
         x0, counts = simulated_counts(seed)
-        mu, sigma, chi2, _ = fit_erf(x0[:, None] + np.arange(32), counts, 200)
+        _, sigma, chi2, _ = fit_erf(x0[:, None] + np.arange(32), counts, 200)
         assert close(np.median(chi2), real_chi2), (np.median(chi2), real_chi2)
         assert close(np.median(sigma), FRONTEND.noise_mean, 0.05)
 
