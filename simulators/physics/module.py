@@ -15,7 +15,8 @@ Interface (the firmware emulation calls these):
 * ``programmable()`` bool ``[n_rocs]``: False = the ROC ignores every write (it still passes the
   token and sends headers; it never has hits).
 * ``response(...)`` -> :class:`Response`; ``fire(resp, ntrig, rng)`` per trigger;
-  ``count_hits(resp, ntrig, rng)`` binomial counts; ``noise_hits(...)``.
+  ``count_hits(resp, ntrig, rng)`` counts; both draw one slow threshold fluctuation per entry
+  (shared by its triggers, see ``ThresholdModel.threshold_jitter``); ``noise_hits(...)``.
 * ``analog_current_ma(dacs)``, ``digital_current_ma(dacs, unmasked=, trims=)`` per ROC.
 * ``readback(roc, code, dacs, vd_v, va_v)`` -> 8-bit value.
 * ``link_faults(channel, tbm_regs, n_events, rng)`` -> LinkFaults; ``link_bit_error_rate()``
