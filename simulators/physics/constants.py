@@ -100,7 +100,7 @@ class PulseHeightModel:
     offset_slope: float = 0.9  # ADC counts per PHOffset DAC
     roc_gain_sd: float = 0.08  # real chosen PHScale 63..80 (pXar PH optimisation, 16 ROCs)
     roc_offset_sd: float = 10.0  # ADC counts; real chosen PHOffset 159..197
-    hit_sd: float = 1.2  # PH noise of a single hit, ADC counts (added before the ADC clips)
+    hit_sd: float = 3.0  # PH noise of one hit, ADC (before the ADC clips); real fit residuals
     tail_q: float = 560.0  # Vcal where the rise beyond the erf sets in
     tail_w: float = 40.0
     tail_slope: float = 0.08  # ADC counts per Vcal far above tail_q

@@ -12,8 +12,11 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import curve_fit
+from scipy.special import erf
 
 from simulators.address import build_module
+from simulators.physics import DacView
 from simulators.physics.chip import default_dac_registers
 
 DATA = Path(__file__).parents[1] / "data"
@@ -22,6 +25,8 @@ PARAMS = DATA / "pxar" / "fpix-module-P-A-3-15"
 VTRIM, VTHRCOMP = 11, 12
 TARGET = 35.0
 TRIM_BIT_TEST = ((254, 14), (126, 13), (63, 11), (32, 7))  # (Vtrim, trim) as the log prints
+PH_LOW = np.arange(10, 260, 10)  # pXar's gain/pedestal Vcal points (phCalibration files)
+PH_HIGH = np.array([30, 50, 70, 90, 200])
 
 
 # ---------------------------------------------------------------------- real figures
@@ -174,3 +179,44 @@ def trim_bit_shifts(m, dacs: np.ndarray) -> np.ndarray:
         d[:, VTRIM] = vtrim
         out.append((ref - t.threshold_vcal(d, np.full((n, 52, 80), trim))).mean(axis=(1, 2)))
     return np.array(out)
+
+
+def real_ph_means() -> np.ndarray:
+    """``[4160, 30]`` mean PH of every pixel of ROC 0 at the gain/pedestal points (integers)."""
+    return np.loadtxt(FPIX / "phCalibration_C0.dat", skiprows=4, usecols=range(30))
+
+
+def simulated_ph_means(m, n_pixels: int, seed: int) -> np.ndarray:
+    """``[n_pixels, 30]`` what pXar's gain/pedestal writes for the first pixels of ROC 0 (mean
+    of 10 hits, rounded; PHScale 78, PHOffset 170 as the real ROC 0)."""
+    dacs = default_dac_registers(m.n_rocs, m.roc_type.name)
+    dacs[:, 20], dacs[:, 17] = 78, 170
+    col, row = np.divmod(np.arange(n_pixels), 80)
+    roc = np.zeros(n_pixels, int)
+    rng = np.random.default_rng(seed)
+    out = []
+    for vcal, ctrl in [(v, 0) for v in PH_LOW] + [(v, 4) for v in PH_HIGH]:
+        d = dacs.copy()
+        d[:, 25], d[:, 253] = vcal, ctrl
+        fired, ph = m.fire(m.response(roc, col, row, DacView(d, roc), 15, False), 10, rng)
+        n = fired.sum(axis=-1)
+        out.append(np.rint(np.where(n > 0, (ph * fired).sum(axis=-1) / np.maximum(n, 1), 0)))
+    return np.array(out).T
+
+
+def ph_fit_residual(ph: np.ndarray, high_range: float = 7.0) -> float:
+    """Median |data - fit| (ADC) of pXar's per-pixel erf fit to PH means (0 < PH < 255)."""
+    q = np.r_[PH_LOW, PH_HIGH * high_range].astype(float)
+
+    def model(x, p0, p1, p2, p3):
+        return p3 * (erf((x - p0) / p1) + p2)
+
+    res = []
+    for y in ph:
+        ok = (y > 0) & (y < 255)
+        try:
+            par, _ = curve_fit(model, q[ok], y[ok], p0=(360, 410, 1.0, 127), maxfev=5000)
+        except RuntimeError:
+            continue
+        res.append(np.abs(y[ok] - model(q[ok], *par)))
+    return float(np.median(np.concatenate(res)))

@@ -62,8 +62,9 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
             shaped += 0.08 * 40.0 * math.log1p(math.exp((q - 560.0) / 40.0))  # beyond the erf
             raw = (c.ph_gain[0] * reg[20] / (1.2 * c.anchors.phscale) * shaped
                    + 0.9 * (reg[17] - (c.anchors.phoffset - 15)) + c.ph_offset[0])
-            # the ADC clips every hit after its noise (1.2): mean of a clipped Gaussian
-            a, b, sd = -raw / 1.2, (255.0 - raw) / 1.2, 1.2
+            # the ADC clips every hit after its noise: mean of a clipped Gaussian
+            sd = PULSE_HEIGHT.hit_sd
+            a, b = -raw / sd, (255.0 - raw) / sd
             dens = (math.exp(-a * a / 2) - math.exp(-b * b / 2)) / math.sqrt(2 * math.pi)
             ph[col, row] = 255 * (1 - phi(b)) + raw * (phi(b) - phi(a)) + sd * dens
     return prob, ph

@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from real_module import (
-    FPIX,
     edge_excess,
     module,
+    ph_fit_residual,
     pxar_trim,
     real_final_ia,
     real_noise_maps,
+    real_ph_means,
     real_port_delays,
     real_scurve_counts,
     real_trim_bit_shifts,
@@ -25,6 +26,7 @@ from real_module import (
     real_untrimmed,
     real_vtrim,
     scurve_moments,
+    simulated_ph_means,
     trim_bit_shifts,
 )
 from scurve_fit import fit_erf
@@ -139,8 +141,7 @@ def test_edge_and_corner_pixels_are_noisier():
 def test_ph_saturates_like_an_adc():
     """Real phCalibration_C0: every pixel reads 255 at high-range Vcal 200 (PHScale 78,
     PHOffset 170)."""
-    data = np.loadtxt(FPIX / "phCalibration_C0.dat", skiprows=4, usecols=range(30))
-    assert (data[:, -1] == 255).mean() == 1.0
+    assert (real_ph_means()[:, -1] == 255).mean() == 1.0
     for seed in SEEDS:
         m = module(seed)
         d = default_dac_registers(16, m.roc_type.name)
@@ -150,6 +151,14 @@ def test_ph_saturates_like_an_adc():
                            np.random.default_rng(seed))
         assert fired.mean() > 0.99
         assert close((ph[fired] == 255).mean(), 1.0, 0.02)
+
+
+def test_ph_fit_residuals_like_the_real_ones():
+    """The real erf fits leave median |residual| ~0.68 ADC on 10-hit means: per-hit PH noise."""
+    real = ph_fit_residual(real_ph_means()[:300])
+    for seed in (1, 2):
+        sim = ph_fit_residual(simulated_ph_means(module(seed), 300, seed))
+        assert close(sim, real), (sim, real)
 
 
 # ---------------------------------------------------------------------- 5. S-curve shape
