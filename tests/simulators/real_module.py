@@ -138,23 +138,24 @@ def pxar_trim(m, target: float = TARGET):
     dacs = default_dac_registers(n, m.roc_type.name)
     dacs[:, 26] = t.caldel_centres(dacs, vthrcomp=51)  # the pretest's CalDel
     untrimmed = np.full((n, 52, 80), 15)
-    vthr = np.arange(256)
     dacs[:, VTRIM] = 0
-    q = np.zeros((n, 256))
-    for v in vthr:
-        dacs[:, VTHRCOMP] = v
-        q[:, v] = np.quantile(t.threshold_vcal(dacs, untrimmed).reshape(n, -1), 0.0035, axis=1)
-    dacs[:, VTHRCOMP] = [vthr[row >= target].max() for row in q]
+    # Vtrim 0: thresholds fall linearly with VthrComp, so one map gives every quantile
+    thr_now = t.threshold_vcal(dacs, untrimmed).reshape(n, -1)
+    low = np.quantile(thr_now, 0.0035, axis=1)
+    vthr = np.arange(256)[None, :]
+    q = low[:, None] - t.chip.slope[:, None] * (vthr - dacs[:, VTHRCOMP].astype(float)[:, None])
+    dacs[:, VTHRCOMP] = [np.flatnonzero(row >= target).max() for row in q]
     thr0 = t.threshold_vcal(dacs, untrimmed)
     flat = thr0.reshape(n, -1)
     mu, sd = flat.mean(axis=1, keepdims=True), flat.std(axis=1, keepdims=True)
     top = np.argmax(np.where(np.abs(flat - mu) < 3 * sd, flat, -np.inf), axis=1)
-    for roc in range(n):
-        col, row = divmod(int(top[roc]), 80)
-        for v in range(256):
-            dacs[roc, VTRIM] = v
-            if t.threshold_vcal(dacs, np.zeros((n, 52, 80)))[roc, col, row] < target:
-                break
+    top_thr = np.empty((256, n))
+    for v in range(256):  # the highest pixel's threshold with trim 0, for every Vtrim
+        dacs[:, VTRIM] = v
+        top_thr[v] = t.threshold_vcal(dacs, np.zeros((n, 52, 80))).reshape(n, -1)[
+            np.arange(n), top]
+    below = top_thr < target
+    dacs[:, VTRIM] = np.where(below.any(axis=0), np.argmax(below, axis=0), 255)
     per_trim = np.stack([t.threshold_vcal(dacs, np.full((n, 52, 80), k)) for k in range(16)])
     trims = np.full((n, 52, 80), 7)
     grid = np.ogrid[:n, :52, :80]

@@ -162,10 +162,8 @@ def test_ph_fit_residuals_like_the_real_ones():
 
 
 # ---------------------------------------------------------------------- 5. S-curve shape
-def simulated_counts(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One trimmed simulated ROC scanned like the real S-curves: (x0 [4160], counts [4160, 32])."""
-    m = module(seed)
-    dacs, trims = pxar_trim(m)[:2]
+def simulated_counts(m, dacs, trims, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """ROC 0 of a trimmed module scanned like the real S-curves: (x0 [4160], counts [4160, 32])."""
     roc = np.zeros((4160, 1), int)
     col, row = np.divmod(np.arange(4160), 80)
     resp = m.response(roc, col[:, None], row[:, None],
@@ -177,11 +175,11 @@ def simulated_counts(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x0, np.take_along_axis(counts, idx, axis=1).astype(float)
 
 
-def test_scurves_are_overdispersed_like_the_real_ones():
+def test_scurves_are_overdispersed_like_the_real_ones(trimmed):
     x0, counts = real_scurve_counts(0)
     real_chi2 = np.median(fit_erf(x0[:, None] + np.arange(32), counts, 200)[2])
     for seed in (1, 2):
-        x0, counts = simulated_counts(seed)
+        x0, counts = simulated_counts(*trimmed[seed][:3], seed)
         _, sigma, chi2, _ = fit_erf(x0[:, None] + np.arange(32), counts, 200)
         assert close(np.median(chi2), real_chi2), (np.median(chi2), real_chi2)
         assert close(np.median(sigma), FRONTEND.noise_mean, 0.05)
