@@ -41,9 +41,12 @@ class ChipParams:
     ------------------
     thr_default : per ROC, mean pixel threshold at the anchor VthrComp (Vcal).
     slope : per ROC, threshold decrease per VthrComp DAC (Vcal/DAC).
-    delta : per pixel, untrimmed threshold offset (Vcal).
-    trim_gain : per pixel, threshold reduction per (Vtrim DAC x trim step) (Vcal).
-    noise : per pixel, erf S-curve sigma (Vcal).
+    delta : per pixel, untrimmed threshold offset (Vcal); its spread differs per ROC.
+    trim_gain : per pixel, threshold reduction per (Vtrim DAC x trim step) at small trim
+        currents (Vcal); the effect saturates (:func:`~simulators.physics.frontend.trim_shift`).
+    trim_sat : per ROC, the trim current (Vtrim DAC x steps) where the effect is half linear.
+    noise : per pixel, erf S-curve sigma (Vcal), with a per-ROC level and the edge excess.
+    noisy_factor : per pixel, how much wider the S-curve is if the pixel is a noisy-pixel defect.
     p0, p1, p2, p3 : per pixel PH(Vcal) erf parameters at the reference PHScale/PHOffset.
     ph_gain, ph_offset : per ROC PH gain factor and pedestal shift (ADC).
     high_range : per ROC, Vcal units per high-range DAC unit.
@@ -59,7 +62,9 @@ class ChipParams:
     slope: np.ndarray
     delta: np.ndarray
     trim_gain: np.ndarray
+    trim_sat: np.ndarray
     noise: np.ndarray
+    noisy_factor: np.ndarray
     p0: np.ndarray
     p1: np.ndarray
     p2: np.ndarray
@@ -94,6 +99,17 @@ def _clipped_normal(rng: np.random.Generator, mean: float, sd: float, size, clip
     return mean + np.clip(rng.normal(0.0, sd, size), -clip, clip)
 
 
+def edge_noise_factor() -> np.ndarray:
+    """float ``[52, 80]``: noise of each pixel position relative to the interior (the larger
+    edge pixels of the sensor: columns 0/51, row 79, and the two corners on row 79)."""
+    f = FRONTEND
+    out = np.ones((ROC_NUMCOLS, ROC_NUMROWS))
+    out[[0, -1], :] = f.edge_col_noise
+    out[:, -1] = f.edge_row_noise
+    out[[0, -1], -1] = f.corner_noise
+    return out
+
+
 def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     """Draw every front-end parameter of ``n_rocs`` ROCs of ``roc_type`` from ``seed``.
 
@@ -107,9 +123,21 @@ def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     thr_default = _clipped_normal(r, f.thr_at_default_mean, f.thr_at_default_sd, n_rocs,
                                   2.5 * f.thr_at_default_sd)
     slope = _clipped_normal(r, f.slope_mean, f.slope_sd, n_rocs, 2.5 * f.slope_sd)
-    delta = r.normal(0.0, f.pixel_sd, pix)
+    u = f.pixel_uniform_share
+    delta = f.pixel_sd * (np.sqrt(1 - u) * r.normal(0.0, 1.0, pix)
+                          + np.sqrt(3 * u) * r.uniform(-1.0, 1.0, pix))
     trim_gain = f.trim_gain_mean * (1 + np.clip(r.normal(0, f.trim_gain_rel_sd, pix), -0.3, 0.3))
     noise = f.noise_mean * np.exp(r.normal(0.0, f.noise_rel_sd, pix))
+    # per-ROC levels (their own stream: the pixel draws above stay as they were)
+    r = rng_for(seed, "frontend-roc")
+    spread = _clipped_normal(r, f.pixel_sd, f.pixel_sd_roc_sd, n_rocs, 2.5 * f.pixel_sd_roc_sd)
+    delta *= (spread / f.pixel_sd)[:, None, None]
+    roc_gain = _clipped_normal(r, 1.0, f.trim_gain_roc_sd, n_rocs, 2.5 * f.trim_gain_roc_sd)
+    trim_gain *= roc_gain[:, None, None]
+    trim_sat = f.trim_ref_x / (roc_gain * (1 + f.trim_ref_x / f.trim_sat_x) - 1)
+    noise *= _clipped_normal(r, 1.0, f.noise_roc_rel_sd, n_rocs,
+                             2.5 * f.noise_roc_rel_sd)[:, None, None] * edge_noise_factor()
+    noisy_factor = r.uniform(f.noisy_factor_min, f.noisy_factor_max, pix)
     r = rng_for(seed, "pulse-height")
     sd = np.asarray(p.p_sd)
     cov = np.asarray(p.p_corr) * sd[:, None] * sd[None, :]
@@ -125,7 +153,8 @@ def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     cals = t.cals_coupling_mean * (1 + np.clip(r.normal(0, t.cals_coupling_rel_sd, pix), -.3, .3))
     r = rng_for(seed, "currents")
     ia0 = _clipped_normal(r, c.ia0_mean, c.ia0_sd, n_rocs, 2.5 * c.ia0_sd)
-    tau = a.vana / c.ia_anchor * (1 + np.clip(r.normal(0, c.tau_rel_sd, n_rocs), -0.075, 0.075))
+    tau = (a.vana / c.ia_anchor ** (1 / c.ia_power)
+           * _clipped_normal(r, 1.0, c.tau_rel_sd, n_rocs, 2.5 * c.tau_rel_sd))
     id0 = r.normal(c.id0_mean, c.id0_sd, n_rocs)
     adc_gain = r.normal(c.adc_gain_mean, c.adc_gain_sd, n_rocs)
     adc_offset = r.normal(c.adc_offset_mean, c.adc_offset_sd, n_rocs)
@@ -134,6 +163,7 @@ def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     ia_rb_offset = r.normal(c.ia_rb_offset_mean, c.ia_rb_offset_sd, n_rocs)
     return ChipParams(
         thr_default=thr_default, slope=slope, delta=delta, trim_gain=trim_gain, noise=noise,
+        noisy_factor=noisy_factor, trim_sat=trim_sat,
         p0=p0, p1=p1, p2=p2, p3=p3, ph_gain=ph_gain, ph_offset=ph_offset,
         high_range=high_range, c0=c0, cals_coupling=cals, ia0=ia0, tau=tau, id0=id0,
         adc_gain=adc_gain, adc_offset=adc_offset, vbg=vbg, ia_rb_gain=ia_rb_gain,

@@ -21,22 +21,52 @@ class ThresholdModel:
     """Pixel threshold (50 % point of the erf S-curve) and noise, in Vcal.
 
     ``thr = thr_default_roc + delta_pix - slope_roc * (VthrComp - VthrComp_default)
-    - Vtrim * trim_gain_pix * (15 - trim_eff)`` where ``trim_eff`` is the programmed trim with
-    dead trim bits stuck at 1.
+    - trim_shift(Vtrim, 15 - trim_eff)`` where ``trim_eff`` is the programmed trim with dead trim
+    bits stuck at 1 and (see :func:`simulators.physics.frontend.trim_shift`)::
+
+        trim_shift = g * (trim_offset_x * (1 - exp(-Vtrim / trim_offset_vtrim))
+                          + x / (1 + x / trim_sat_x)),   x = Vtrim * (15 - trim_eff)
+
+    with ``g = trim_gain_pix`` (Vcal per Vtrim DAC x trim step at small currents). The trim current
+    is Vtrim x steps; its effect saturates (real: one step at Vtrim 254 moves the threshold by
+    ~9.9 Vcal, fifteen steps at Vtrim ~106 by ~24), and any Vtrim > 0 lowers every pixel a little
+    (real: 2.1 % of the pixels end at trim 15 with a threshold ~1 Vcal below the target).
     """
 
     thr_at_default_mean: float = 73.9  # real: mean 45-50 at VthrComp ~100 (trim log), slope below
     thr_at_default_sd: float = 8.0  # per ROC; real trimmed VthrComp 91..109 (sd ~5 DAC)
     slope_mean: float = 1.86  # Vcal per VthrComp DAC; real ROC 5: 250 Vcal at 2, 50.3 at 109
     slope_sd: float = 0.08
-    pixel_sd: float = 4.2  # untrimmed dispersion; real min/mean/max 33/45/57 per ROC
-    trim_gain_mean: float = 0.0167  # Vcal per (Vtrim DAC x trim step); real Vtrim 88 for 22 Vcal
+    pixel_sd: float = 4.2  # untrimmed dispersion (mean over ROCs); real min/mean/max 33/45/57
+    # the real distribution has short tails (per-ROC max - min 22.7..30.9 = ~6.2 sd, a Gaussian
+    # of 4160 pixels spans ~7.3 sd): a Gaussian plus a uniform part with this share of variance
+    pixel_uniform_share: float = 0.5
+    pixel_sd_roc_sd: float = 0.3  # ROC-to-ROC spread of it (real per-ROC max-min: sd 2.5 Vcal)
+    trim_gain_mean: float = 0.034  # Vcal per (Vtrim DAC x step), small-current slope
+    trim_sat_x: float = 1250.0  # Vtrim x steps at which the trim effect is half the linear one
+    trim_offset_x: float = 65.0  # x gain = 2.2 Vcal every pixel loses once Vtrim is on
+    trim_offset_vtrim: float = 8.0  # Vtrim DAC scale of that offset
+    # per ROC the small-current gain varies (real trim-bit test per ROC 8.0-11.7 Vcal) while the
+    # full-range effect does not follow it (real Vtrim after trimming is unrelated to it): the
+    # saturation point moves so that the effect at trim_ref_x stays the same
+    trim_gain_roc_sd: float = 0.10  # relative
+    trim_ref_x: float = 1600.0
     trim_gain_rel_sd: float = 0.08  # relative pixel spread of the trim step
     noise_mean: float = 2.28  # erf sigma; real SCurveData_C0/C1 (moment estimator): 2.33 / 2.23
+    noise_roc_rel_sd: float = 0.026  # per-ROC mean noise; real (pXar log / C0 vs C1) ~2.6 %
     noise_rel_sd: float = 0.043  # real measured RMS 0.121 / 0.111 minus the 200-trigger error
-    noisy_factor: float = 5.0  # noisy-pixel defect: wider S-curve by this factor
-    noisy_rate_min: float = 0.01  # noisy-pixel defect: random hits per trigger, uniform in
-    noisy_rate_max: float = 0.10
+    # slow threshold fluctuation, constant over the consecutive triggers of one scan point and
+    # redrawn for the next: counts are overdispersed against the binomial (real erf fits to the
+    # Ntrig-200 S-curves: chi2/ndf ~2x what pure binomial counts give)
+    threshold_jitter: float = 0.28
+    # sensor edge pixels are larger: more capacitance, more noise (real C0+C1 over the interior)
+    edge_col_noise: float = 1.045  # columns 0 and 51
+    edge_row_noise: float = 1.022  # row 79
+    corner_noise: float = 1.12  # (0, 79) and (51, 79)
+    noisy_factor_min: float = 1.25  # noisy-pixel defect: S-curve wider by a factor uniform in
+    noisy_factor_max: float = 1.6  # (real noisiest pixel of C0/C1: 2.74 = 1.2 x the median)
+    noisy_rate_min: float = 0.002  # noisy-pixel defect: random hits per trigger, log-uniform in
+    noisy_rate_max: float = 0.02
     rice_rate_per_bc: float = 0.3  # noise firing per BC = this * exp(-thr^2 / (2 noise^2))
     frontend_on_ia_ma: float = 14.0  # below this analog current the front end is off
     frontend_on_width_ma: float = 1.0
@@ -44,10 +74,15 @@ class ThresholdModel:
 
 @dataclass(frozen=True)
 class PulseHeightModel:
-    """``PH = g_roc * (PHScale / scale_ref) * p3 * (erf((Q - p0) / p1) + p2)
-    + offset_slope * (PHOffset - offset_ref) + o_roc``, clipped to 0..255.
+    """``PH = g_roc * (PHScale / scale_ref) * (p3 * (erf((Q - p0) / p1) + p2) + tail(Q))
+    + offset_slope * (PHOffset - offset_ref) + o_roc``; the ADC clips each hit (after its noise)
+    to 0..255.
 
     p0..p3 per pixel from the real phCalibrationFitErr35_C0/C1 fits (scale 78, offset 170).
+    Those fits were made to clipped data (their asymptote is 255.0 for every pixel), so the
+    analog curve keeps rising above the erf: ``tail(Q) = tail_slope * tail_w *
+    softplus((Q - tail_q) / tail_w)`` (real: the erf fit is 3.2 ADC above the data at high-range
+    Vcal 70 and 2.2 below at 90, and every pixel reads 255 at high-range Vcal 200).
     """
 
     # p0, p1, p2, p3: means, sds and correlations of the real C0+C1 fits (8320 pixels); the
@@ -63,9 +98,12 @@ class PulseHeightModel:
     scale_ref_factor: float = 1.2  # scale_ref = 1.2 x default PHScale (respin: 78, real final)
     offset_ref_shift: float = -15.0  # offset_ref = default PHOffset - 15 (respin: 170, real)
     offset_slope: float = 0.9  # ADC counts per PHOffset DAC
-    roc_gain_sd: float = 0.06
-    roc_offset_sd: float = 8.0  # ADC counts; real chosen PHOffset 159..197
-    hit_sd: float = 1.2  # PH noise of a single hit, ADC counts
+    roc_gain_sd: float = 0.08  # real chosen PHScale 63..80 (pXar PH optimisation, 16 ROCs)
+    roc_offset_sd: float = 10.0  # ADC counts; real chosen PHOffset 159..197
+    hit_sd: float = 3.0  # PH noise of one hit, ADC (before the ADC clips); real fit residuals
+    tail_q: float = 560.0  # Vcal where the rise beyond the erf sets in
+    tail_w: float = 40.0
+    tail_slope: float = 0.08  # ADC counts per Vcal far above tail_q
     high_range_mean: float = 7.0  # CtrlReg bit 2: 1 high-range unit = this many Vcal
     high_range_sd: float = 0.1
 
@@ -102,16 +140,20 @@ class TimingModel:
 class CurrentModel:
     """Analog/digital currents per ROC and the readback ADC.
 
-    ``Ia = ia0 + ia_amp * tanh(Vana / tau)``; tau is anchored so that the ROC type's default
-    Vana gives ``ia0 + ia_amp * tanh(ia_anchor)`` (~23.6 mA, respin: Vana 81).
+    ``Ia = ia0 + ia_amp * tanh((Vana / tau) ** ia_power)``; tau is anchored so that the ROC
+    type's default Vana gives ``ia0 + ia_amp * tanh(ia_anchor)`` (~24.1 mA, respin: Vana 81).
+    The power makes the current rise faster near the working point than on average (real
+    P-A-3-15 setVana readings: 0.18..0.34 mA per Vana DAC, median 0.25, while Vana 0 -> default
+    changes Ia by only 16.9..19.3 mA).
     ``Id = id0 + id_per_vdig * Vdig + id_per_rate * sum(noise firing per BC)``.
     """
 
     ia0_mean: float = 6.5  # real programROC: dIa(Vana ~85 vs 0) 16.9..19.3, final 24.6 mA/ROC
     ia0_sd: float = 0.5
-    ia_amp: float = 44.4  # -> ~45 mA at Vana 255 (reference/dtb.md §6)
-    ia_anchor: float = 0.406  # atanh(17.1 / 44.4): default Vana -> 23.6 mA
-    tau_rel_sd: float = 0.03  # real chosen Vana 80..89
+    ia_amp: float = 38.5  # -> ~44 mA at Vana 255 (reference/dtb.md §6)
+    ia_anchor: float = 0.4936  # atanh(17.6 / 38.5): default Vana -> 24.1 mA
+    ia_power: float = 1.37  # slope at the default Vana ~0.25 mA/DAC
+    tau_rel_sd: float = 0.07  # per ROC (clipped at +-2.5 sd); real chosen Vana 80..89
     id0_mean: float = 14.0
     id0_sd: float = 1.0
     id_per_vdig: float = 1.8

@@ -3,12 +3,14 @@
 All functions take arrays already gathered per evaluation entry (``[...]`` = any common shape)
 and return arrays of that shape. Charges are in low-range Vcal units ("Vcal"), times in ns.
 
-* threshold (Vcal): ``thr_default - slope * (VthrComp - anchor) + delta - Vtrim * gain *
-  (15 - trim_eff)``; higher VthrComp -> lower threshold; trim 15 = no correction.
+* threshold (Vcal): ``thr_default - slope * (VthrComp - anchor) + delta
+  - trim_shift(Vtrim, 15 - trim_eff)``; higher VthrComp -> lower threshold; trim 15 = no
+  correction beyond a small Vtrim offset (see :func:`trim_shift`).
 * firing: erf S-curve ``P = Phi((Q - thr) / noise)``, times ``Phi(thr / noise)`` (a threshold
   below the baseline keeps the comparator on: no hit in the triggered crossing).
 * timing: see :class:`simulators.physics.constants.TimingModel`.
-* pulse height: see :class:`simulators.physics.constants.PulseHeightModel`.
+* pulse height: see :class:`simulators.physics.constants.PulseHeightModel`; the analog value is
+  not clipped, the ADC clips it after the per-hit noise (:func:`adc_mean`).
 """
 
 from __future__ import annotations
@@ -20,15 +22,48 @@ from hal.chips import TRIM_MAX
 from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
 
 
-def threshold(thr_default, slope, delta, trim_gain, vthrcomp, vthrcomp_anchor, vtrim, trim_eff):
+def trim_shift(trim_gain, vtrim, steps, sat=None):
+    """Threshold reduction (Vcal) by the trim circuit.
+
+    Parameters
+    ----------
+    trim_gain : the pixel's small-current gain (Vcal per Vtrim DAC x trim step).
+    vtrim : the Vtrim DAC.
+    steps : 15 - effective trim value (0 = trim 15).
+    sat : the ROC's saturation current (None: the model's mean ``trim_sat_x``).
+
+    The trim current is ``x = Vtrim * steps``; its effect ``x / (1 + x / trim_sat_x)``
+    saturates, plus an offset that any Vtrim > 0 gives every pixel (also at trim 15)::
+
+        trim_shift = gain * (offset_x * (1 - exp(-Vtrim / offset_vtrim)) + x / (1 + x / sat))
+    """
+    f = FRONTEND
+    v = np.asarray(vtrim, float)
+    x = v * np.asarray(steps, float)
+    offset = f.trim_offset_x * -np.expm1(-v / f.trim_offset_vtrim)
+    sat = f.trim_sat_x if sat is None else sat
+    return trim_gain * (offset + x / (1.0 + x / sat))
+
+
+def threshold(thr_default, slope, delta, trim_gain, vthrcomp, vthrcomp_anchor, vtrim, trim_eff,
+              trim_sat=None):
     """Threshold in Vcal (may be negative: the pixel then sits in its noise)."""
     return (thr_default - slope * (np.asarray(vthrcomp, float) - vthrcomp_anchor) + delta
-            - np.asarray(vtrim, float) * trim_gain * (TRIM_MAX - np.asarray(trim_eff, float)))
+            - trim_shift(trim_gain, vtrim, TRIM_MAX - np.asarray(trim_eff, float), trim_sat))
 
 
 def fire_probability(charge, thr, noise):
     """Probability that the comparator fires on ``charge`` (not yet the timing)."""
-    return ndtr((charge - thr) / noise) * ndtr(thr / noise)
+    return fire_probability_and_slope(charge, thr, noise)[0]
+
+
+def fire_probability_and_slope(charge, thr, noise):
+    """(:func:`fire_probability`, ``|d fire_probability / d thr|`` per Vcal): the second is
+    what a small threshold fluctuation changes (the baseline factor taken as constant)."""
+    z = (charge - thr) / noise
+    base = ndtr(thr / noise)
+    density = np.exp(-0.5 * np.minimum(z * z, 1e3)) * (base / (np.sqrt(2 * np.pi) * noise))
+    return ndtr(z) * base, density
 
 
 def frontend_on(ia_ma):
@@ -60,19 +95,49 @@ def in_time_probability(caldel, c0, overdrive, tct, wbc):
     return ndtr(hi) - ndtr(lo)
 
 
-def ph_mean(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset, anchors):
-    """Mean pulse height (ADC counts, clipped to 0..255) for ``charge`` Vcal.
+def ph_analog(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset, anchors,
+              floor=None):
+    """Mean analog pulse height in ADC counts for ``charge`` Vcal, before the ADC clips it (may
+    be outside 0..255).
 
     ``anchors`` is the ROC type's :class:`~simulators.physics.chip.Anchors`; the reference
-    PHScale/PHOffset are derived from its defaults.
+    PHScale/PHOffset are derived from its defaults. ``floor`` (e.g. the threshold): the erf
+    part sees ``max(charge, floor)`` (a hit below threshold was a noise-assisted one at
+    threshold); the rise beyond the erf, far above any threshold, sees ``charge``.
     """
     p = PULSE_HEIGHT
     scale_ref = p.scale_ref_factor * anchors.phscale
     offset_ref = anchors.phoffset + p.offset_ref_shift
-    shaped = p3 * (erf((charge - p0) / p1) + p2)
-    ph = (ph_gain * np.asarray(phscale, float) / scale_ref * shaped
-          + p.offset_slope * (np.asarray(phoffset, float) - offset_ref) + ph_offset)
-    return np.clip(ph, 0.0, 255.0)
+    q = np.asarray(charge, float)
+    tail = p.tail_slope * p.tail_w * np.logaddexp(0.0, (q - p.tail_q) / p.tail_w)
+    if floor is not None:
+        q = np.maximum(q, floor)
+    shaped = p3 * (erf((q - p0) / p1) + p2) + tail
+    return (ph_gain * np.asarray(phscale, float) / scale_ref * shaped
+            + p.offset_slope * (np.asarray(phoffset, float) - offset_ref) + ph_offset)
+
+
+def adc_mean(analog, sd):
+    """Mean ADC reading (0..255) of a Gaussian analog PH with mean ``analog`` and ``sd``: the
+    ADC clips every hit, so a pixel whose analog PH is far above 255 reads 255 on every hit."""
+    mu = np.asarray(analog, float)
+    sd = np.broadcast_to(np.maximum(np.asarray(sd, float), 1e-9), mu.shape)
+    out = np.clip(mu, 0.0, 255.0)
+    near = (mu < 8 * sd) | (mu > 255.0 - 8 * sd)  # elsewhere clipping never happens
+    if near.any():
+        m, s = mu[near], sd[near]
+        a, b = -m / s, (255.0 - m) / s
+        pa, pb = ndtr(a), ndtr(b)
+        dens = (np.exp(-0.5 * a * a) - np.exp(-0.5 * b * b)) / np.sqrt(2 * np.pi)
+        out[near] = np.clip(255.0 * (1 - pb) + m * (pb - pa) + s * dens, 0.0, 255.0)
+    return out
+
+
+def ph_mean(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset, anchors):
+    """Mean pulse height read out (ADC counts, 0..255) for ``charge`` Vcal: the analog value
+    (:func:`ph_analog`) with the per-hit noise, clipped by the ADC (:func:`adc_mean`)."""
+    return adc_mean(ph_analog(charge, p0, p1, p2, p3, phscale, phoffset, ph_gain, ph_offset,
+                              anchors), PULSE_HEIGHT.hit_sd)
 
 
 def noise_rate_per_bc(thr, noise):

@@ -6,7 +6,9 @@ Truth (drawn once per seed, :class:`LinkTruth`):
   (an ellipse on the torus, so wrapping is allowed) that strictly contains the TBM type's default
   phases and crosses the diagonal d160 == d400. Both cores of one TBM share the PLL, so their
   regions are near each other; the phases are read from ``basee`` of the TBM's core alpha.
-* per core and ROC port, a cyclic window of good delays (width 4..6) containing the default.
+* per core and ROC port, a cyclic window of good delays (width 4..6) containing the default and
+  the delay a real module was operated at (FPIX P-A-3-15: ``basea`` 0xe4, 4 on both ports;
+  pXar's findTiming found a window of width 5 there).
 * outside a region: cells next to it (4-neighbours) corrupt a fixed fraction (5..60 %) of events,
   cells farther away corrupt every event; inside: clean.
 
@@ -93,9 +95,19 @@ def _fractions(rng: np.random.Generator, good: np.ndarray, axes: tuple[int, ...]
     return frac
 
 
+REAL_PORT_DELAY = 4  # the ROC-port delay of the real module (basea 0xe4)
+
+
 def _port_window(rng: np.random.Generator, default: int) -> np.ndarray:
+    """A cyclic window of 4..6 good delays holding ``default`` and :data:`REAL_PORT_DELAY`,
+    each at least one cell from the window's ends where the window is wide enough."""
     width = int(rng.integers(4, 7))
-    start = default - int(rng.integers(1, width - 1))
+    lo, hi = sorted((default, REAL_PORT_DELAY))
+    span = hi - lo + 1
+    if span > width - 2:  # both cannot sit inside with margin: allow them at the ends
+        start = lo - int(rng.integers(0, max(width - span, 0) + 1))
+    else:
+        start = lo - int(rng.integers(1, width - span))
     good = np.zeros(N_PHASES, bool)
     good[(start + np.arange(width)) % N_PHASES] = True
     return good

@@ -15,7 +15,8 @@ Interface (the firmware emulation calls these):
 * ``programmable()`` bool ``[n_rocs]``: False = the ROC ignores every write (it still passes the
   token and sends headers; it never has hits).
 * ``response(...)`` -> :class:`Response`; ``fire(resp, ntrig, rng)`` per trigger;
-  ``count_hits(resp, ntrig, rng)`` binomial counts; ``noise_hits(...)``.
+  ``count_hits(resp, ntrig, rng)`` counts; both draw one slow threshold fluctuation per entry
+  (shared by its triggers, see ``ThresholdModel.threshold_jitter``); ``noise_hits(...)``.
 * ``analog_current_ma(dacs)``, ``digital_current_ma(dacs, unmasked=, trims=)`` per ROC.
 * ``readback(roc, code, dacs, vd_v, va_v)`` -> 8-bit value.
 * ``link_faults(channel, tbm_regs, n_events, rng)`` -> LinkFaults; ``link_bit_error_rate()``
@@ -32,7 +33,7 @@ from hal.chips import MODULE_NUMROCS, ROC_NUMCOLS, ROC_NUMROWS, roc_type, tbm_ty
 from simulators.firmware.events import LinkFaults
 from simulators.physics import frontend
 from simulators.physics.chip import draw_chip_params
-from simulators.physics.constants import FRONTEND
+from simulators.physics.constants import FRONTEND, PULSE_HEIGHT
 from simulators.physics.currents import (
     REG_VANA,
     REG_VDIG,
@@ -93,8 +94,8 @@ class SimModule:
         chip = draw_chip_params(self.seed, self.n_rocs, self.roc_type.name)
         found = draw_defects(defects, self.seed, self.n_rocs)
         r = rng_for(self.seed, "noisy-rates")
-        rates = r.uniform(FRONTEND.noisy_rate_min, FRONTEND.noisy_rate_max,
-                          (self.n_rocs, ROC_NUMCOLS, ROC_NUMROWS))
+        rates = np.exp(r.uniform(np.log(FRONTEND.noisy_rate_min), np.log(FRONTEND.noisy_rate_max),
+                                 (self.n_rocs, ROC_NUMCOLS, ROC_NUMROWS)))
         self.truth = GroundTruth(
             n_rocs=self.n_rocs, chip=chip, defects=found, noisy_rates=rates,
             link=draw_link_truth(self.seed, self.tbm_type, hdi) if self.tbm_type else None,
@@ -136,19 +137,39 @@ class SimModule:
                         cals=cals, tct=tct)
 
     def fire(self, resp: Response, ntrig: int, rng: np.random.Generator):
-        """Draw ``ntrig`` triggers per entry: (fired bool ``[..., ntrig]``, ph uint8 same)."""
+        """Draw ``ntrig`` triggers per entry: (fired bool ``[..., ntrig]``, ph uint8 same).
+
+        The PH of a hit is the analog value plus its noise, clipped by the ADC to 0..255."""
         shape = (*resp.prob.shape, int(ntrig))
-        fired = rng.random(shape, dtype=np.float32) < resp.prob[..., None].astype(np.float32)
+        prob = self._jittered(resp, rng).astype(np.float32)
+        fired = rng.random(shape, dtype=np.float32) < prob[..., None]
+        analog = resp.ph_mean if resp.ph_analog is None else resp.ph_analog
         ph = rng.standard_normal(shape, dtype=np.float32)
         ph *= resp.ph_sigma[..., None].astype(np.float32)
-        ph += resp.ph_mean[..., None].astype(np.float32)
+        ph += analog[..., None].astype(np.float32)
         np.clip(ph, 0.0, 255.0, out=ph)
         return fired, np.rint(ph, out=ph).astype(np.uint8)
 
     def count_hits(self, resp: Response, ntrig: int, rng: np.random.Generator) -> np.ndarray:
         """Hits per entry in ``ntrig`` triggers, drawn binomially (exact for efficiency maps
         and scans, where only counts matter): int ``[...]``."""
-        return rng.binomial(int(ntrig), np.clip(resp.prob, 0.0, 1.0))
+        return rng.binomial(int(ntrig), self._jittered(resp, rng))
+
+    @staticmethod
+    def _jittered(resp: Response, rng: np.random.Generator) -> np.ndarray:
+        """The firing probability of each entry with this call's slow threshold fluctuation
+        (one draw per entry, shared by its triggers; linear in the fluctuation)."""
+        prob = np.clip(resp.prob, 0.0, 1.0)
+        if resp.dprob_dthr is None:
+            return prob
+        slope = np.broadcast_to(resp.dprob_dthr, prob.shape)
+        moving = slope > 1e-6
+        if not moving.any():
+            return prob
+        prob = np.array(prob, copy=True)
+        shift = slope[moving] * rng.normal(0.0, FRONTEND.threshold_jitter, int(moving.sum()))
+        prob[moving] = np.clip(prob[moving] + shift, 0.0, 1.0)
+        return prob
 
     def _pixel_state(self, dacs: np.ndarray, trims):
         t = self.truth
@@ -203,7 +224,7 @@ class SimModule:
         dacs = np.asarray(dacs)
         _, thr, noise = self._pixel_state(dacs, trims)
         c = t.chip
-        ph = frontend.ph_mean(thr[roc, col, row] + noise[roc, col, row], c.p0[roc, col, row],
+        ph = frontend.ph_analog(thr[roc, col, row] + noise[roc, col, row], c.p0[roc, col, row],
                               c.p1[roc, col, row], c.p2[roc, col, row], c.p3[roc, col, row],
                               dacs[roc, REG_PHSCALE], dacs[roc, REG_PHOFFSET], c.ph_gain[roc],
                               c.ph_offset[roc], c.anchors)
@@ -212,7 +233,7 @@ class SimModule:
         out["roc"] = roc
         out["col"] = t.defects.address_col[roc, col, row]
         out["row"] = t.defects.address_row[roc, col, row]
-        out["ph"] = np.clip(np.rint(ph + rng.normal(0.0, 1.2, len(pix))), 0, 255)
+        out["ph"] = np.clip(np.rint(ph + rng.normal(0.0, PULSE_HEIGHT.hit_sd, len(pix))), 0, 255)
         return out
 
     # ------------------------------------------------------------------ currents, readback

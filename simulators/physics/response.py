@@ -25,7 +25,7 @@ import numpy as np
 from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
 from simulators.physics import frontend
 from simulators.physics.chip import ChipParams
-from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
+from simulators.physics.constants import PULSE_HEIGHT, TIMING
 from simulators.physics.currents import analog_current_ma
 from simulators.physics.dacview import DacView
 from simulators.physics.defects import Defects
@@ -42,8 +42,14 @@ class Response:
     """Per-entry response (all arrays have the evaluation shape).
 
     prob : probability that an injection is read out in the triggered bunch crossing.
-    ph_mean, ph_sigma : pulse height of such a hit (ADC counts, mean clipped to 0..255).
+    ph_mean : mean pulse height read out for such a hit (ADC counts, 0..255, after the ADC's
+        clipping of every hit).
+    ph_sigma : per-hit noise of the analog pulse height (ADC counts).
     col_out, row_out : the address the ROC reports (differs for address-decoding faults).
+    ph_analog : mean analog pulse height before the ADC (may exceed 0..255); a hit reads
+        ``clip(round(ph_analog + ph_sigma * N(0, 1)), 0, 255)``. None: use ``ph_mean``.
+    dprob_dthr : ``|d prob / d threshold|`` (per Vcal): how much a slow threshold fluctuation
+        moves ``prob`` (the firing draws apply it per entry). None: no fluctuation.
     """
 
     prob: np.ndarray
@@ -51,12 +57,14 @@ class Response:
     ph_sigma: np.ndarray
     col_out: np.ndarray
     row_out: np.ndarray
+    ph_analog: np.ndarray | None = None
+    dprob_dthr: np.ndarray | None = None
 
 
 def pixel_noise(chip: ChipParams, defects: Defects, idx) -> np.ndarray:
     """S-curve sigma (Vcal) of the pixels ``idx = (roc, col, row)``; noisy pixels are wider."""
     noisy = defects.kinds["noisy_pixels"][idx]
-    return chip.noise[idx] * np.where(noisy, FRONTEND.noisy_factor, 1.0)
+    return chip.noise[idx] * np.where(noisy, chip.noisy_factor[idx], 1.0)
 
 
 def noisy_rate(defects: Defects, idx, seed_rate: np.ndarray) -> np.ndarray:
@@ -70,7 +78,7 @@ def pixel_threshold(chip: ChipParams, defects: Defects, idx, vthrcomp, vtrim, tr
     trim_eff = np.asarray(trim, np.int64) | defects.dead_trim_bit[idx]
     return frontend.threshold(chip.thr_default[roc], chip.slope[roc], chip.delta[idx],
                               chip.trim_gain[idx], vthrcomp, chip.anchors.vthrcomp, vtrim,
-                              trim_eff)
+                              trim_eff, chip.trim_sat[roc])
 
 
 def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, col, row,
@@ -104,25 +112,30 @@ def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, c
     noise = pixel_noise(chip, defects, idx)
     wbc = np.asarray(dacs[REG_WBC])
     tct = wbc + TIMING.wbc_offset if tct is None else tct
-    p_cal = (frontend.fire_probability(charge, thr, noise)
-             * frontend.frontend_on(analog_current_ma(chip, dacs[REG_VANA], roc))
-             * frontend.in_time_probability(dacs[REG_CALDEL], chip.c0[idx], charge - thr, tct,
-                                            wbc))
+    gate = (frontend.frontend_on(analog_current_ma(chip, dacs[REG_VANA], roc))
+            * frontend.in_time_probability(dacs[REG_CALDEL], chip.c0[idx], charge - thr, tct,
+                                           wbc))
+    p_fire, slope = frontend.fire_probability_and_slope(charge, thr, noise)
     p_noise = noisy_rate(defects, idx, noisy_rates)
-    prob = 1.0 - (1.0 - p_cal) * (1.0 - p_noise)
+    prob = 1.0 - (1.0 - p_fire * gate) * (1.0 - p_noise)
+    slope = slope * gate * (1.0 - p_noise)
     silent = (defects.kinds["dead_pixels"][idx] | defects.unprogrammable[roc]
               | defects.dead_dcol[roc, col // 2] | ((ctrl & CTRL_READOUT_DISABLE) != 0)
               | (np.asarray(masked, bool) & ~defects.kinds["unmaskable_pixels"][idx]) | outside)
     prob = np.where(silent, 0.0, prob)
-    ph = frontend.ph_mean(np.maximum(charge, thr), chip.p0[idx], chip.p1[idx], chip.p2[idx],
-                          chip.p3[idx], dacs[REG_PHSCALE], dacs[REG_PHOFFSET],
-                          chip.ph_gain[roc], chip.ph_offset[roc], chip.anchors)
-    shape = np.broadcast_shapes(prob.shape, ph.shape)
+    slope = np.where(silent, 0.0, slope)
+    analog = frontend.ph_analog(charge, chip.p0[idx], chip.p1[idx], chip.p2[idx], chip.p3[idx],
+                                dacs[REG_PHSCALE], dacs[REG_PHOFFSET], chip.ph_gain[roc],
+                                chip.ph_offset[roc], chip.anchors, floor=thr)
+    ph = frontend.adc_mean(analog, PULSE_HEIGHT.hit_sd)
+    shape = np.broadcast_shapes(prob.shape, ph.shape, slope.shape)
     return Response(
         np.broadcast_to(prob, shape),
         np.broadcast_to(ph, shape),
         np.full(shape, PULSE_HEIGHT.hit_sd),
         np.broadcast_to(defects.address_col[idx], shape),
         np.broadcast_to(defects.address_row[idx], shape),
+        np.broadcast_to(analog, shape),
+        np.broadcast_to(slope, shape),
     )
 

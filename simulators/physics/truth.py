@@ -8,7 +8,7 @@ Per-pixel physics at any DAC setting (arrays ``[n_rocs, 52, 80]``)::
 
     truth.threshold_vcal(dacs, trims)       # 50 % point of the S-curve, Vcal (low range)
     truth.noise_vcal()                      # S-curve sigma, Vcal
-    truth.pulse_height(vcal, dacs)          # mean PH (ADC) at a charge in Vcal
+    truth.pulse_height(vcal, dacs)          # mean PH reading (ADC, after the ADC's clipping)
     truth.gain_pedestal(dacs)               # straight line through PH at Vcal 50 and 150
     truth.efficiency(roc, col, row, dacs, trims)   # P(read out) of one injection (no noise)
     truth.tornado(roc, col, row, dacs)      # float [256 CalDel, 256 VthrComp] efficiency
@@ -154,7 +154,8 @@ class GroundTruth:
         return pixel_noise(self.chip, self.defects, tuple(self._grid()))
 
     def pulse_height(self, vcal: float, dacs: np.ndarray) -> np.ndarray:
-        """Mean PH (ADC, 0..255) of every pixel for a charge of ``vcal`` low-range units."""
+        """Mean PH reading (ADC, 0..255) of every pixel for a charge of ``vcal`` low-range units:
+        the analog PH with the per-hit noise, clipped by the ADC (a saturated pixel reads 255)."""
         roc, col, row = self._grid()
         c, dacs = self.chip, np.asarray(dacs)
         idx = (roc, col, row)
@@ -207,7 +208,7 @@ class GroundTruth:
     def vana_for_ia(self, target_ma: float = 24.0) -> np.ndarray:
         """Vana (float DAC, per ROC) at which each ROC draws ``target_ma``."""
         x = np.clip((target_ma - self.chip.ia0) / CURRENTS.ia_amp, 0.0, 0.999999)
-        return self.chip.tau * np.arctanh(x)
+        return self.chip.tau * np.arctanh(x) ** (1 / CURRENTS.ia_power)
 
     @property
     def tbm_phase_good(self) -> np.ndarray | None:

@@ -35,8 +35,9 @@ def untrimmed():
 def test_pixel_threshold_dispersion_and_roc_spread(module, dacs):
     thr = module.truth.threshold_vcal(dacs, untrimmed())
     per_roc = thr.mean(axis=(1, 2))
-    within = (thr - per_roc[:, None, None]).std()
-    assert within == pytest.approx(FRONTEND.pixel_sd, rel=0.03)
+    within = thr.std(axis=(1, 2))  # per ROC: each ROC has its own pixel spread
+    assert within.mean() == pytest.approx(FRONTEND.pixel_sd, rel=0.08)
+    assert 0.4 * FRONTEND.pixel_sd_roc_sd < within.std() < 2 * FRONTEND.pixel_sd_roc_sd
     assert per_roc.mean() == pytest.approx(FRONTEND.thr_at_default_mean, abs=3 * 8 / 4 + 1)
     assert 3.0 < per_roc.std() < 13.0
 
@@ -52,36 +53,43 @@ def test_threshold_falls_with_vthrcomp_by_the_slope(module, dacs):
     assert slope.mean() == pytest.approx(FRONTEND.slope_mean, rel=0.05)
 
 
-def test_trim_15_is_no_correction_and_trim_0_the_largest(module, dacs):
+def test_trims_lower_the_threshold_monotonically_and_saturate(module, dacs):
     t = module.truth
     d = dacs.copy()
     d[:, VTRIM] = 100
     base = t.threshold_vcal(dacs, untrimmed())  # Vtrim 0: trims do nothing
     assert np.allclose(t.threshold_vcal(dacs, np.zeros((16, 52, 80))), base)
     at = [t.threshold_vcal(d, np.full((16, 52, 80), k)) for k in range(16)]
-    assert np.allclose(at[15], base)
+    offset = (base - at[15]).mean()  # Vtrim on: every pixel a little lower, also at trim 15
+    assert offset == pytest.approx(FRONTEND.trim_gain_mean * FRONTEND.trim_offset_x, rel=0.05)
     steps = np.diff(np.stack(at), axis=0)
     assert np.all(steps > 0)  # higher trim value -> higher threshold
-    reduction = (base - at[0]).mean()
-    assert reduction == pytest.approx(15 * 100 * FRONTEND.trim_gain_mean, rel=0.02)
+    per_step = steps.mean(axis=(1, 2, 3))
+    assert np.all(np.diff(per_step) > 0)  # the trim current's effect saturates
+    g, sat = FRONTEND.trim_gain_mean, FRONTEND.trim_sat_x
+    assert (base - at[0]).mean() == pytest.approx(g * (FRONTEND.trim_offset_x + 1500 / (
+        1 + 1500 / sat)), rel=0.02)
 
 
-def test_trim_step_scales_with_vtrim(module, dacs):
+def test_trim_effect_is_a_function_of_vtrim_times_steps(module, dacs):
+    """pXar's trim-bit test: one step at Vtrim 254 ~ two at 126 ~ four at 63 ~ eight at 32."""
     t = module.truth
+    ref = t.threshold_vcal(dacs, untrimmed())
     shifts = []
-    for vtrim in (50, 100, 200):
+    for vtrim, trim in ((254, 14), (126, 13), (63, 11), (32, 7)):
         d = dacs.copy()
         d[:, VTRIM] = vtrim
-        shifts.append((t.threshold_vcal(d, untrimmed()) - t.threshold_vcal(d, np.full(
-            (16, 52, 80), 7))).mean())
-    assert shifts[1] == pytest.approx(2 * shifts[0], rel=1e-9)
-    assert shifts[2] == pytest.approx(4 * shifts[0], rel=1e-9)
+        shifts.append((ref - t.threshold_vcal(d, np.full((16, 52, 80), trim))).mean())
+    assert np.ptp(shifts) < 0.02 * np.mean(shifts)
 
 
 def test_noise_distribution(module):
-    noise = module.truth.noise_vcal()
-    assert noise.mean() == pytest.approx(FRONTEND.noise_mean, rel=0.01)
-    assert noise.std() / noise.mean() == pytest.approx(FRONTEND.noise_rel_sd, rel=0.05)
+    noise = module.truth.noise_vcal()[:, 1:51, 1:79]  # interior pixels
+    assert noise.mean() == pytest.approx(FRONTEND.noise_mean, rel=0.02)
+    per_roc = noise.mean(axis=(1, 2))
+    assert 0.4 < per_roc.std() / per_roc.mean() / FRONTEND.noise_roc_rel_sd < 1.8
+    within = (noise / per_roc[:, None, None]).std()
+    assert within == pytest.approx(FRONTEND.noise_rel_sd, rel=0.05)
 
 
 def test_ph_parameters_follow_the_real_fit_distribution(module):
@@ -101,8 +109,8 @@ def test_ph_curve_rises_saturates_and_follows_scale_and_offset(module):
     # real P-A-3-15 C0 means at these charges: 34.4, 47.1, 90.0, 210.8, 255 (saturated)
     assert np.all(np.diff(ph) > 0)
     for sim, real in zip(ph[:4], (34.4, 47.1, 90.0, 210.8), strict=True):
-        assert sim == pytest.approx(real, abs=8)
-    assert ph[4] > 245
+        assert sim == pytest.approx(real, rel=0.06, abs=8)  # ROC gains differ by ~8 %
+    assert ph[4] > 254.5  # the ADC clips every hit: saturated pixels read 255
     spread = t.pulse_height(100, d).std(axis=(1, 2))
     assert np.median(spread) == pytest.approx(9.0, abs=1.5)  # real C0/C1: 9.4 / 8.0
     d2 = d.copy()
@@ -111,8 +119,9 @@ def test_ph_curve_rises_saturates_and_follows_scale_and_offset(module):
         20 * PULSE_HEIGHT.offset_slope, rel=0.05)
     d3 = d.copy()
     d3[:, PHSCALE] = 39
+    # half the gain (a few pixels then reach the ADC's 0 at Vcal 50)
     assert t.gain_pedestal(d3)[0].mean() == pytest.approx(t.gain_pedestal(d)[0].mean() / 2,
-                                                          rel=0.02)
+                                                          rel=0.04)
 
 
 def test_high_range_is_about_seven_times_low(module, dacs):
@@ -143,7 +152,7 @@ def test_fresh_module_current_is_near_24_ma(module, dacs):
     d2 = d.copy()
     d2[:, 2] += 6
     slope = (module.analog_current_ma(d2) - module.analog_current_ma(d)) / 6
-    assert np.all((slope > 1 / 7) & (slope < 1 / 4))  # ~1/6 mA per DAC (pxar: 6 DAC/mA)
+    assert np.all((slope > 0.18) & (slope < 0.34))  # real P-A-3-15: 0.18..0.34, median 0.25
     d2[:, 2] = 0
     assert np.all(module.analog_current_ma(d) - module.analog_current_ma(d2) >= 15.0)
 

@@ -24,7 +24,7 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
     c, d = m.truth.chip, m.truth.defects
     reg = {k: int(dacs[0, k]) for k in range(256)}
     high = c.high_range[0] if reg[253] & 4 else 1.0
-    ia = c.ia0[0] + 44.4 * math.tanh(reg[2] / c.tau[0])
+    ia = c.ia0[0] + 38.5 * math.tanh((reg[2] / c.tau[0]) ** 1.37)
     on = phi((ia - FRONTEND.frontend_on_ia_ma) / FRONTEND.frontend_on_width_ma)
     prob = np.zeros((52, 80))
     ph = np.zeros((52, 80))
@@ -34,9 +34,13 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
             if cals:
                 q *= 0.0 if d.kinds["missing_bumps"][0, col, row] else c.cals_coupling[0, col, row]
             trim = int(trims[col, row]) | int(d.dead_trim_bit[0, col, row])
+            x = reg[11] * (15 - trim)  # trim current: offset once Vtrim is on, saturating
+            offset = FRONTEND.trim_offset_x * (1 - math.exp(-reg[11] / 8.0))
+            shift = c.trim_gain[0, col, row] * (offset + x / (1 + x / c.trim_sat[0]))
             thr = (c.thr_default[0] - c.slope[0] * (reg[12] - c.anchors.vthrcomp)
-                   + c.delta[0, col, row] - reg[11] * c.trim_gain[0, col, row] * (15 - trim))
-            noise = c.noise[0, col, row] * (5.0 if d.kinds["noisy_pixels"][0, col, row] else 1)
+                   + c.delta[0, col, row] - shift)
+            noisy = d.kinds["noisy_pixels"][0, col, row]
+            noise = c.noise[0, col, row] * (c.noisy_factor[0, col, row] if noisy else 1.0)
             fire = phi((q - thr) / noise) * phi(thr / noise)
 
             def walk(over):
@@ -55,9 +59,14 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
             qq = max(q, thr)
             shaped = c.p3[0, col, row] * (math.erf((qq - c.p0[0, col, row]) / c.p1[0, col, row])
                                           + c.p2[0, col, row])
+            shaped += 0.08 * 40.0 * math.log1p(math.exp((q - 560.0) / 40.0))  # beyond the erf
             raw = (c.ph_gain[0] * reg[20] / (1.2 * c.anchors.phscale) * shaped
                    + 0.9 * (reg[17] - (c.anchors.phoffset - 15)) + c.ph_offset[0])
-            ph[col, row] = min(max(raw, 0.0), 255.0)
+            # the ADC clips every hit after its noise: mean of a clipped Gaussian
+            sd = PULSE_HEIGHT.hit_sd
+            a, b = -raw / sd, (255.0 - raw) / sd
+            dens = (math.exp(-a * a / 2) - math.exp(-b * b / 2)) / math.sqrt(2 * math.pi)
+            ph[col, row] = 255 * (1 - phi(b)) + raw * (phi(b) - phi(a)) + sd * dens
     return prob, ph
 
 
@@ -94,7 +103,9 @@ def test_vectorised_response_equals_scalar_loop(regs, dt, cals):
     assert (resp.ph_sigma == PULSE_HEIGHT.hit_sd).all()
 
 
-def test_fired_hits_are_bernoulli_with_the_response_probability():
+def test_fired_hits_are_bernoulli_with_the_jittered_response_probability():
+    """Each entry's triggers share one slow threshold fluctuation (threshold_jitter): counts
+    are binomial around ``prob`` plus that overdispersion."""
     m = build_module("sim://roc?seed=4&defects=none")
     dacs = default_dac_registers(1, m.roc_type.name)
     roc = np.zeros((4160, 1), int)
@@ -105,17 +116,20 @@ def test_fired_hits_are_bernoulli_with_the_response_probability():
     assert fired.shape == ph.shape == (4160, 10, 50) and ph.dtype == np.uint8
     n = fired.sum(axis=-1)
     p = resp.prob
-    z = (n.sum() - 50 * p.sum()) / math.sqrt((50 * p * (1 - p)).sum())
+    var = 50 * p * (1 - p) + 50 * 49 * (resp.dprob_dthr * FRONTEND.threshold_jitter) ** 2
+    z = (n.sum() - 50 * p.sum()) / math.sqrt(var.sum())
     assert abs(z) < 5
     mid = (p > 0.1) & (p < 0.9)
     assert mid.sum() > 1000
-    zpix = (n[mid] - 50 * p[mid]) / np.sqrt(50 * p[mid] * (1 - p[mid]))
+    zpix = (n[mid] - 50 * p[mid]) / np.sqrt(var[mid])
     assert abs(zpix.mean()) < 0.1 and 0.9 < zpix.std() < 1.1
+    binomial = (n[mid] - 50 * p[mid]) / np.sqrt(50 * p[mid] * (1 - p[mid]))
+    assert binomial.std() > 1.15  # the overdispersion is there
     mean_ph = np.where(fired, ph, 0).sum() / fired.sum()
     expected = (resp.ph_mean * n).sum() / n.sum()
     assert abs(mean_ph - expected) < 0.1
     counts = m.count_hits(resp, 50, np.random.default_rng(2))
-    assert abs(counts.sum() - n.sum()) < 5 * math.sqrt((50 * p * (1 - p)).sum())
+    assert abs(counts.sum() - n.sum()) < 5 * math.sqrt(2 * var.sum())
 
 
 def test_same_seed_identical_modules_and_different_seeds_differ():

@@ -59,12 +59,15 @@ def trimmed_roc(seed: int):
     for v in range(60, 200):
         dacs[0, 12] = v
         thr = t.threshold_vcal(dacs, untrimmed)
-        if thr.mean() - 2 * thr.std() <= TARGET:
+        if np.quantile(thr, 0.0035) <= TARGET:  # the most sensitive pixels at the target
             break
     thr = t.threshold_vcal(dacs, untrimmed)[0]
-    top = np.argmax(np.where(np.abs(thr - thr.mean()) < 3 * thr.std(), thr, -np.inf))
-    gain = t.chip.trim_gain[0].flat[top]
-    dacs[0, 11] = int(np.ceil((thr.flat[top] - TARGET) / (15 * gain)))
+    top = np.unravel_index(np.argmax(np.where(np.abs(thr - thr.mean()) < 3 * thr.std(), thr,
+                                              -np.inf)), thr.shape)
+    for vtrim in range(256):  # the lowest Vtrim that brings the highest pixel to the target
+        dacs[0, 11] = vtrim
+        if t.threshold_vcal(dacs, np.zeros((1, 52, 80)))[0][top] <= TARGET:
+            break
     per_trim = np.stack([t.threshold_vcal(dacs, np.full((1, 52, 80), k)) for k in range(16)])
     trims = np.argmin(np.abs(per_trim - TARGET), axis=0)
     # CalDel in the middle of the window at Vcal 250, VthrComp 51 (pXar's setVthrCompCalDel)
