@@ -143,7 +143,7 @@ def _labels(good: np.ndarray, wrap: bool) -> tuple[np.ndarray, np.ndarray]:
         labels[region] = len(sizes)
         sizes.append(int(region.sum()))
         rest &= ~region
-    return labels, np.array(sizes + [0])
+    return labels, np.array([*sizes, 0])
 
 
 def _circular_mean(points: np.ndarray, shape: np.ndarray, wrap: bool) -> np.ndarray:
