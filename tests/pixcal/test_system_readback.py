@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sim_runs import sim_connection
+from sim_runs import powered_measurement
 
-from hal.api import Measurement
 from pixcal.analysis import readback as ana
-from pixcal.dutconfig import to_dut
 from pixcal.procedures.base import ProcedureFailed, StepContext
 from pixcal.procedures.readback import Readback, ReadbackParams
-from pixcal.runner import default_config
 
 
 def measure(url: str):
-    conn, sim = sim_connection(url)
-    api = Measurement(conn.board, to_dut(default_config(conn.described_dut())))
-    api.setup()
-    api.power_on()
+    api, sim = powered_measurement(url)
     return api, sim
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sim_runs import run_steps
+from sim_runs import powered_measurement, run_steps
 
-from hal.api import Measurement
 from pixcal.analysis import linkscan
-from pixcal.dutconfig import to_dut
 from pixcal.procedures.base import ProcedureFailed, StepContext
 from pixcal.procedures.tbmphase import TbmPhase, TbmPhaseParams
-from pixcal.runner import default_config, load_module_config
+from pixcal.runner import load_module_config
 from pixcal.store import RunFile
 from simulators.address import build_module
 
@@ -40,11 +38,7 @@ def wrapping_seed(tbm: str) -> int:
 
 
 def measure(url: str):
-    from sim_runs import sim_connection
-    conn, sim = sim_connection(url)
-    api = Measurement(conn.board, to_dut(default_config(conn.described_dut())))
-    api.setup()
-    api.power_on()
+    api, sim = powered_measurement(url)
     return api, sim.model.truth
 
 

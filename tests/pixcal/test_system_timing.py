@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sim_runs import sim_connection
+from sim_runs import powered_measurement
 
 from hal import chips
-from hal.api import Measurement
 from pixcal.analysis import timing as ana
-from pixcal.dutconfig import to_dut
 from pixcal.procedures.base import StepContext
 from pixcal.procedures.timing import Timing, TimingParams
-from pixcal.runner import default_config
 
 REG_VCAL = chips.roc_dacs().lookup("vcal").id
 DEFECTS = "sim://module?seed={seed}&tbm=tbm09c&defects=typical"
 
 
 def measure(url: str):
-    conn, sim = sim_connection(url)
-    api = Measurement(conn.board, to_dut(default_config(conn.described_dut())))
-    api.setup()
-    api.power_on()
+    api, sim = powered_measurement(url)
     return api, sim.model.truth
 
 
