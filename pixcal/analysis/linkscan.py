@@ -39,7 +39,7 @@ class BurstCounts:
 
 
 def count_events(events: np.ndarray, hits: np.ndarray, chain: tuple[int, ...],
-                 pixel: tuple[int, int]) -> tuple[int, int, int, np.ndarray]:
+                 pixel: tuple[int, int], token: bool = True) -> tuple[int, int, int, np.ndarray]:
     """Counts of one channel's decoded events (``hal.decoder.EVENT_DTYPE``/``HIT_DTYPE``).
 
     Parameters
@@ -47,12 +47,14 @@ def count_events(events: np.ndarray, hits: np.ndarray, chain: tuple[int, ...],
     events, hits : the channel's decoded events and the hits of its valid events.
     chain : absolute ROC indices of the channel's token chain.
     pixel : (col, row) injected on every ROC.
+    token : the TBM passes the token (else a clean event has no ROC header at all).
 
     Returns
     -------
     (events, clean, stray, hit) with ``hit`` int ``[len(chain)]`` in chain order.
     """
-    clean = events["valid"] & (events["errors"] == 0) & (events["n_roc_headers"] == len(chain))
+    headers = len(chain) if token else 0
+    clean = events["valid"] & (events["errors"] == 0) & (events["n_roc_headers"] == headers)
     at_pixel = (hits["col"] == pixel[0]) & (hits["row"] == pixel[1])
     hit = np.zeros(len(chain), np.int64)
     for k, roc in enumerate(chain):

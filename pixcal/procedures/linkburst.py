@@ -69,6 +69,21 @@ def set_delays(api, core: int, **fields: int) -> None:
 
 
 @contextlib.contextmanager
+def token_pass_disabled(api) -> Iterator[None]:
+    """Every TBM core stops passing the token (``base0`` bit 6) for a ``with`` block: events
+    are TBM header and trailer only, whatever the ROC-port delays."""
+    field = tbm_field("base0", "no_token_pass")
+    old = [int(r[0x00]) for r in api.dut.tbm_regs]
+    for core, value in enumerate(old):
+        api.set_tbm(core, "base0", field.put(value, 1))
+    try:
+        yield
+    finally:
+        for core, value in enumerate(old):
+            api.set_tbm(core, "base0", value)
+
+
+@contextlib.contextmanager
 def armed_pixel(api, pixel: tuple[int, int]) -> Iterator[None]:
     """Unmask ``pixel`` (with its configured trim) and set its calibrate bit on every ROC;
     afterwards mask it and clear the calibrate bits again (the state tests start from)."""
@@ -90,8 +105,10 @@ def armed_pixel(api, pixel: tuple[int, int]) -> Iterator[None]:
         board.flush()
 
 
-def scored_burst(api, n_triggers: int, period_clk: int, pixel: tuple[int, int]) -> BurstCounts:
-    """Run ``n_triggers`` pattern-generator triggers and count what came back (no retries).
+def scored_burst(api, n_triggers: int, period_clk: int, pixel: tuple[int, int],
+                 token: bool = True) -> BurstCounts:
+    """Run ``n_triggers`` pattern-generator triggers and count what came back (no retries);
+    ``token`` False: the TBMs do not pass the token (clean events have no ROC headers).
 
     Returns the :class:`BurstCounts` of every channel and ROC.
     """
@@ -120,7 +137,7 @@ def scored_burst(api, n_triggers: int, period_clk: int, pixel: tuple[int, int]) 
                       np.zeros(n, np.int64), np.zeros(dut.n_rocs, np.int64))
     for pos, ch in enumerate(channels):
         dec = Decoded.concat(parts[pos])
-        events, clean, stray, hit = count_events(dec.events, dec.hits, ch.rocs, pixel)
+        events, clean, stray, hit = count_events(dec.events, dec.hits, ch.rocs, pixel, token)
         out.events[pos], out.clean[pos], out.stray[pos] = events, clean, stray
         out.errors[pos] = sum(run.decoders[pos].stats.errors().values())
         out.hit[list(ch.rocs)] = hit

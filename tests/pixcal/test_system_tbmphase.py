@@ -84,6 +84,18 @@ def test_region_wrapping_around_the_grid_edge(tbm):
     check_against_truth(result, truth)
 
 
+def test_bad_configured_port_delays_are_recovered():
+    api, truth = measure("sim://module?seed=3&tbm=tbm09c&defects=none")
+    for core in range(2):  # a delay outside the true window on both ports of every core
+        bad = [int(np.flatnonzero(~truth.port_delay_good[core, port])[0]) for port in (0, 1)]
+        value = int(api.dut.tbm_regs[core, 0x0A]) & 0xC0 | bad[1] << 3 | bad[0]
+        api.set_tbm(core, "basea", value)
+    result = TbmPhase().run(StepContext(api=api, log=lambda m: None), PARAMS)
+    assert result.problems[0].startswith("no perfect phase pair at the configured ROC-port")
+    assert "phase_score_no_token" in result.datasets
+    check_against_truth(result, truth)
+
+
 def test_choice_reaches_config_out(tmp_path):
     url = "sim://module?seed=7&tbm=tbm08c&defects=none"
     params = {"ntrig": 100, "verify_triggers": 500}
