@@ -12,6 +12,7 @@ from sim_runs import powered_measurement
 
 from hal import chips
 from pixcal.analysis import timing as ana
+from pixcal.plan import load_plan, resolve_plan_path
 from pixcal.procedures.base import StepContext
 from pixcal.procedures.timing import Timing, TimingParams
 
@@ -79,3 +80,10 @@ def test_window_margin():
     assert ana.window(np.zeros(128, bool), values) is None
     two = full | ((values >= 20) & (values <= 30))
     assert ana.window(two, values)[:2] == (100, 160)
+
+
+@pytest.mark.parametrize(("name", "procedures"), [("tbm", ["tbmphase"]),
+                                                  ("timing", ["pretest", "timing"])])
+def test_shipped_system_plans(name, procedures):
+    plan = load_plan(resolve_plan_path(name))
+    assert [s.procedure for s in plan.steps] == procedures
