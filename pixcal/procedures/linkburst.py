@@ -116,10 +116,18 @@ def scored_burst(api, n_triggers: int, period_clk: int, pixel: tuple[int, int],
     channels = dut.channels()
     period = max(period_clk, pg_cycle_clk(pg_entries(dut.pattern()))
                  + READOUT_ALLOWANCE_CLK[dut.deser])
-    parts: list[list[Decoded]] = [[] for _ in channels]
+    n = len(channels)
+    out = BurstCounts(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                      np.zeros(n, np.int64), np.zeros(dut.n_rocs, np.int64))
 
     def sink(pos: int, first: int, decoded: Decoded) -> None:
-        parts[pos].append(decoded)
+        rocs = channels[pos].rocs
+        events, clean, stray, hit = count_events(decoded.events, decoded.hits, rocs, pixel,
+                                                 token)
+        out.events[pos] += events
+        out.clean[pos] += clean
+        out.stray[pos] += stray
+        out.hit[list(rocs)] += hit
 
     chain = max(len(c.rocs) for c in channels)
     words = min(DAQ_MAX_WORDS, 2 * n_triggers * (4 + 3 * chain) * len(channels))
@@ -132,13 +140,6 @@ def scored_burst(api, n_triggers: int, period_clk: int, pixel: tuple[int, int],
         with contextlib.suppress(Exception):
             run.close()
         raise
-    n = len(channels)
-    out = BurstCounts(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
-                      np.zeros(n, np.int64), np.zeros(dut.n_rocs, np.int64))
-    for pos, ch in enumerate(channels):
-        dec = Decoded.concat(parts[pos])
-        events, clean, stray, hit = count_events(dec.events, dec.hits, ch.rocs, pixel, token)
-        out.events[pos], out.clean[pos], out.stray[pos] = events, clean, stray
+    for pos in range(n):
         out.errors[pos] = sum(run.decoders[pos].stats.errors().values())
-        out.hit[list(ch.rocs)] = hit
     return out

@@ -54,7 +54,7 @@ class TbmPhaseParams(Params):
     pixel: Pixel = Field((12, 22), description="pixel (col, row) injected on every ROC")
     vcal: int = Field(200, ge=0, le=255, description="injected charge (Vcal DAC)")
     scan_delays: bool = Field(True, description="also scan the ROC-port and token/h-t delays")
-    verify_triggers: int = Field(5000, ge=0, le=1_000_000,
+    verify_triggers: int = Field(5000, ge=0, le=100_000,
                                  description="triggers at the final setting, all must be perfect")
     settle_s: float = Field(0.01, ge=0, le=10, description="wait after every register change")
 
