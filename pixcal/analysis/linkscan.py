@@ -109,9 +109,13 @@ def group_min(scores: np.ndarray, groups: list[list[int]]) -> np.ndarray:
 
 def depth(good: np.ndarray, wrap: bool = True) -> np.ndarray:
     """int grid: for good cells the Chebyshev distance to the nearest bad cell (the grid size
-    if there is none), -1 for bad cells."""
+    if there is none), -1 for bad cells. Without ``wrap`` the cells just outside the grid
+    count as bad (nothing is known there)."""
     good = np.asarray(good, bool)
-    return np.where(good, regions.distance_to_bad(good, wrap), -1)
+    if wrap:
+        return np.where(good, regions.distance_to_bad(good, True), -1)
+    padded = np.pad(good, 1, constant_values=False)
+    return np.where(good, regions.distance_to_bad(padded, False)[1:-1, 1:-1], -1)
 
 
 def choose(good: np.ndarray, wrap: bool = True) -> tuple[tuple[int, ...], int] | None:
