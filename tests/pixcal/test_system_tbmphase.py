@@ -64,12 +64,13 @@ def check_against_truth(result, truth) -> None:
         assert depth[p0, p1] == depth.max() == delays[core, 4], f"core {core}"
 
 
-CASES = [("tbm08c", 1), ("tbm09c", 2), ("tbm10c", 3), ("tbm09c", 5)]
+CASES = [("tbm08c", 1, ""), ("tbm09c", 2, ""), ("tbm10c", 3, ""), ("tbm09c", 5, ""),
+         ("tbm08c", 8, "&hdi=fpix&hub=15")]
 
 
-@pytest.mark.parametrize(("tbm", "seed"), CASES)
-def test_choice_has_the_largest_true_margin(tbm, seed):
-    api, truth = measure(f"sim://module?seed={seed}&tbm={tbm}&defects=typical")
+@pytest.mark.parametrize(("tbm", "seed", "extra"), CASES)
+def test_choice_has_the_largest_true_margin(tbm, seed, extra):
+    api, truth = measure(f"sim://module?seed={seed}&tbm={tbm}&defects=typical{extra}")
     result = TbmPhase().run(StepContext(api=api, log=lambda m: None), PARAMS)
     check_against_truth(result, truth)
     assert result.summary["verified"]["perfect_per_core"] == [2000] * truth.tbm_phase_good.shape[0]
