@@ -77,7 +77,7 @@ class Readback:
                                             api.board.power.vd_v, api.dut.vd_v)
             x_va, y_va = reader.supply_scan("va", va, api.board.power.set_va_v,
                                             api.board.power.va_v, api.dut.va_v)
-            vbg = np.nanmean([reader.read("vbg") for _ in range(params.vbg_reads)], axis=0)
+            vbg = _mean([reader.read("vbg") for _ in range(params.vbg_reads)])
             x_ia, y_ia = reader.ia_scan(vana)
             ia_now = reader.read("ia")
         fits = np.array([[ana.linear_fit(x, y[r])[:2] for x, y in
@@ -85,9 +85,12 @@ class Readback:
         tbia = np.array([np.polyfit(vana, x_ia[r], 2)[::-1] for r in range(n)])
         vbg_v = ana.bandgap_v(vbg, fits[:, 0, 0], fits[:, 0, 1])
         ia_rb = ana.calibrated(ia_now, fits[:, 2, 0], fits[:, 2, 1])
+        readings = {"vd": y_vd, "va": y_va, "ia": y_ia}
         for r in range(n):
             bad = [q for q, f in zip(FITTED, fits[r], strict=True) if np.isnan(f).any()]
-            if bad:
+            if all(np.isnan(readings[q][r]).all() for q in FITTED):
+                result.problems.append(f"ROC {r}: no readback word arrived (not programmable?)")
+            elif bad:
                 result.problems.append(f"ROC {r}: no {'/'.join(bad)} calibration (fewer than 3 "
                                        "unsaturated readings)")
         _store(result, params, (x_vd, y_vd), (x_va, y_va), (vana, x_ia, y_ia), vbg, fits, tbia)
@@ -162,6 +165,13 @@ class _Reader:
     def _ia_ma(self) -> float:
         self.api.wait(self.params.settle_s)
         return self.api.currents()[0] * 1000.0
+
+
+def _mean(readings: list[np.ndarray]) -> np.ndarray:
+    """Mean per ROC over readings ``[n_reads][n_rocs]``, NaN where no reading arrived."""
+    arr = np.array(readings)
+    count = (~np.isnan(arr)).sum(axis=0)
+    return np.where(count > 0, np.nansum(arr, axis=0) / np.maximum(count, 1), np.nan)
 
 
 def _grid(start: float, stop: float, step: float) -> np.ndarray:

@@ -62,6 +62,17 @@ def test_everything_restored(calibrated):
     assert sim.power.va_mv == round(api.dut.va_v * 1000)
 
 
+def test_unprogrammable_roc_is_reported(tmp_path):
+    spec = tmp_path / "defects.toml"
+    spec.write_text("unprogrammable_rocs = [2]\n")
+    api, _ = measure(f"sim://module?seed=4&tbm=tbm09c&defects={spec}")
+    params = ReadbackParams(vbg_reads=1, vana_step=75)
+    result = Readback().run(StepContext(api=api, log=lambda m: None), params)
+    assert result.problems == ["ROC 2: no readback word arrived (not programmable?)"]
+    assert result.summary["vbg_v"][2] is None and result.summary["vbg_v"][3] is not None
+    assert result.summary["readback_cal"][2]["par1vd"] is None
+
+
 def test_roc_without_readback_fails_clearly():
     api, _ = measure("sim://roc?roc=psi46dig&defects=none")
     with pytest.raises(ProcedureFailed, match="ROC type psi46dig has no readback"):
