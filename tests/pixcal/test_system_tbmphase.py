@@ -85,6 +85,17 @@ def test_region_wrapping_around_the_grid_edge(tbm):
     check_against_truth(result, truth)
 
 
+def test_roc_without_hits_is_judged_without_them(tmp_path):
+    spec = tmp_path / "defects.toml"
+    spec.write_text("unprogrammable_rocs = [2]\n")
+    api, truth = measure(f"sim://module?seed=4&tbm=tbm09c&defects={spec}")
+    result = TbmPhase().run(StepContext(api=api, log=lambda m: None), PARAMS)
+    assert result.summary["rocs_without_hit"] == truth.unprogrammable_rocs == [2]
+    assert result.problems == ["ROC(s) [2] never showed the injected hit at (12, 22): judged "
+                               "without it"]
+    check_against_truth(result, truth)
+
+
 def test_bad_configured_port_delays_are_recovered():
     api, truth = measure("sim://module?seed=3&tbm=tbm09c&defects=none")
     for core in range(2):  # a delay outside the true window on both ports of every core
