@@ -19,6 +19,9 @@ REGISTRY: dict[str, str] = {
     "bumpbond": "pixcal.procedures.bumpbond:BumpBond",
     "phopt": "pixcal.procedures.phopt:PhOpt",
     "gainped": "pixcal.procedures.gainped:GainPed",
+    "tbmphase": "pixcal.procedures.tbmphase:TbmPhase",
+    "timing": "pixcal.procedures.timing:Timing",
+    "readback": "pixcal.procedures.readback:Readback",
 }
 
 

@@ -25,3 +25,17 @@ def run_steps(url: str, steps: list[dict], out: Path, progress: StepProgress | N
     return outcome, sim
 
 
+
+
+def powered_measurement(url: str, timeout: float = 10.0):
+    """A Measurement on a fresh simulated board with its default configuration, set up, powered
+    and programmed; plus the simulated board (for its ground truth and state)."""
+    from hal.api import Measurement
+    from pixcal.dutconfig import to_dut
+    from pixcal.runner import default_config
+
+    conn, sim = sim_connection(url, timeout)
+    api = Measurement(conn.board, to_dut(default_config(conn.described_dut())))
+    api.setup()
+    api.power_on()
+    return api, sim
