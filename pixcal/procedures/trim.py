@@ -55,7 +55,7 @@ class TrimParams(Params):
     vtrim_step: int = Field(16, ge=1, le=64, description="Vtrim walk step (DAC)")
     reserve_low: int = Field(20, ge=0, le=100,
                              description="live pixels per ROC allowed below target at trim 15")
-    reserve_high: int = Field(20, ge=0, le=100,
+    reserve_high: int = Field(40, ge=0, le=100,
                               description="live pixels per ROC allowed above target at trim 0")
     sar_ntrig: list[int] = Field([8, 16, 32, 32], min_length=4, max_length=4,
                                  description="injections per map for trim bits 8, 4, 2, 1")
