@@ -200,6 +200,26 @@ def _dataset(grp: h5py.Group, name: str, ds: Dataset) -> None:
     d.attrs.update({k: (to_json(v) if isinstance(v, dict | list) else v) for k, v in attrs.items()})
 
 
+def write_document(path: str | os.PathLike[str], name: str, document: Any) -> None:
+    """Add or replace a top-level JSON document (e.g. ``/grade``) in a finished run file.
+
+    Atomic like every :class:`RunWriter` transaction: the change is made on a copy that
+    replaces the file only when complete. Readers get it with :meth:`RunFile.document`.
+    """
+    final = Path(path)
+    part = final.with_name(final.name + ".part")
+    shutil.copyfile(final, part)
+    try:
+        with h5py.File(part, "a") as f:
+            if name in f:
+                del f[name]
+            f.create_group(name).attrs["json"] = to_json(document)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    _commit(part, final)
+
+
 def _commit(tmp: Path, final: Path) -> None:
     fd = os.open(tmp, os.O_RDONLY)
     try:
