@@ -19,7 +19,7 @@ from pixcal.review.maps import NCOL, NROW, module_map, pixel_position, roc_origi
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight", pad_inches=0.1)
     return path
 
 
@@ -81,12 +81,14 @@ def module_map_plot(path: Path, data: np.ndarray, title: str, label: str, *,
     im = ax.imshow(np.ma.masked_invalid(image), origin="lower", cmap=cmap, vmin=vmin,
                    vmax=vmax, interpolation="nearest", aspect="equal")
     fig.colorbar(im, ax=ax, label=label, fraction=0.03, pad=0.01)
+    from matplotlib.patheffects import withStroke
+
+    halo = [withStroke(linewidth=2.5, foreground="#333333")]
     for roc in range(n):
         x0, y0, rotated = roc_origin(roc, n)
         ax.add_patch(_rect(x0 - 0.5, y0 - 0.5))
         ax.text(x0 + NCOL / 2 - 0.5, y0 + NROW / 2 - 0.5, str(roc), ha="center", va="center",
-                fontsize=14, color="white" if background != "white" else "#888888",
-                alpha=0.75, weight="bold",
+                fontsize=14, color="white", alpha=0.85, weight="bold", path_effects=halo,
                 rotation=180 if rotated else 0)
     if marks is not None and marks.any():
         idx = np.argwhere(marks)

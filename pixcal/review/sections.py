@@ -128,9 +128,11 @@ def trim_section(ctx: Context, step: StepInfo | None) -> Section:
 
 def trimbits_section(ctx: Context, step: StepInfo | None) -> Section:
     sec = _section(step, "trimbits", "Trim-bit test")
-    ctx.map_or_absent(sec, step, "dead_trim_bits", "dead trim bits per pixel", "dead bits",
-                      transform=lambda d: np.asarray(d, bool).sum(axis=-1), vmin=0, vmax=4,
-                      cmap="magma_r")
+    dead, _ = ctx.data(step, "dead_trim_bits")
+    ctx.map_or_absent(sec, step, "dead_trim_bits", "dead trim bits per pixel (circled)",
+                      "dead bits", transform=lambda d: np.asarray(d, bool).sum(axis=-1),
+                      vmin=0, vmax=4, cmap="magma_r",
+                      marks=None if dead is None else np.asarray(dead, bool).any(axis=-1))
     return sec
 
 
