@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "board": "pixcal.cli.board:board",
     "config": "pixcal.cli.config:config",
     "decode": "pixcal.cli.decode:decode",
+    "export": "pixcal.cli.export:export",
     "grade": "pixcal.cli.grade:grade",
     "plan": "pixcal.cli.plans:plan",
     "plans": "pixcal.cli.plans:plans",

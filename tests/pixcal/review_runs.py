@@ -6,15 +6,21 @@ plant defects; ``rng`` makes the widths realistic so the per-ROC figures are mea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from pixcal.config.models import ModuleConfig
 from pixcal.store import Dataset, RunWriter
 
 SHAPE = (16, 52, 80)
 FULLTEST = ("pretest", "alive", "bumpbond", "trim", "trimbits", "scurves", "phopt", "gainped")
+
+
+ATTRS = {"ph_vs_vcal_low": {"vcal": [50, 150, 250]}, "ph_vs_vcal_high": {"vcal": [10, 30]},
+         "phcal": {"model": "erf"}}
 
 
 def good_maps(seed: int = 1) -> dict[str, dict[str, np.ndarray]]:
@@ -37,7 +43,12 @@ def good_maps(seed: int = 1) -> dict[str, dict[str, np.ndarray]]:
                     "status": np.zeros(SHAPE, np.int8),
                     "counts": np.round(50 * eff).astype(np.uint8), "vcal": vcal},
         "phopt": {"phscale": np.full(16, 100, np.uint8)},
-        "gainped": {"gain": gain, "pedestal": rng.normal(30, 2, SHAPE).astype(np.float32)},
+        "gainped": {"gain": gain, "pedestal": rng.normal(30, 2, SHAPE).astype(np.float32),
+                    "phcal": np.tile(np.float32([365.0, 440.0, 0.95, 130.0]), (*SHAPE, 1)),
+                    "ph_vs_vcal_low": np.full((*SHAPE, 3), 60.4, np.float32),
+                    "hits_low": np.full((*SHAPE, 3), 5, np.uint16),
+                    "ph_vs_vcal_high": np.full((*SHAPE, 2), 200.0, np.float32),
+                    "hits_high": np.full((*SHAPE, 2), 5, np.uint16)},
     }
 
 
@@ -57,13 +68,15 @@ def make_run(path: Path, *, steps: tuple[str, ...] = FULLTEST,
     summaries = summaries or {}
     w = RunWriter(path, {"module_id": "M-REVIEW", "plan": "fulltest", "target": "hand-made",
                          "operator": "pytest", "site": "test"})
-    doc = {"roc_type": roc_type, "n_rocs": n_rocs, "tbm_type": "tbm08c"}
-    w.write_config("config_in", doc, {"trims": np.full(SHAPE, 15, np.uint8)})
-    w.write_config("config_out", doc, {"trims": maps["trim"]["trims"]})
+    cfg = ModuleConfig.default(roc_type=roc_type, tbm_type="tbm08c", n_rocs=n_rocs,
+                               module_id="M-REVIEW")
+    out = cfg.model_copy(update={"trims": maps["trim"]["trims"][:n_rocs]})
+    w.write_config("config_in", json.loads(cfg.to_json()), {"trims": cfg.trims})
+    w.write_config("config_out", json.loads(out.to_json()), {"trims": out.trims})
     params = {"trim": {"target_vcal": 35}, "alive": {"ntrig": 10}}
     for index, name in enumerate(steps):
         key = w.begin_step(index, name, name, params.get(name, {}))
-        data = {k: Dataset(v) for k, v in maps[name].items()}
+        data = {k: Dataset(v, ATTRS.get(k, {})) for k, v in maps[name].items()}
         summary = summaries.get(name, {"unprogrammable_rocs": []} if name == "pretest" else {})
         w.finish_step(key, status.get(name, "completed"), summary=summary, datasets=data,
                       hardware_s=1.0, error="" if status.get(name, "completed") == "completed"
