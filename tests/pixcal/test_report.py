@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from review_runs import make_run
+from review_runs import iv_curve, make_run
 
 from pixcal.analysis.grading_cuts import default_cuts
 from pixcal.review.report import build_report
@@ -28,7 +28,8 @@ from pixcal.store import RunFile
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                  "--enable-logging=stderr", "--v=0"]
 
 
 def _plant(maps):
@@ -38,13 +39,14 @@ def _plant(maps):
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    """Three reports: a graded fulltest, a run with only pretest + alive, a failed run."""
+    """Reports of a graded fulltest, a run with only pretest + alive, a failed run, an IV."""
     base = tmp_path_factory.mktemp("reports")
     runs = {
         "fulltest": make_run(base / "fulltest.h5", plant=_plant),
         "short": make_run(base / "short.h5", steps=("pretest", "alive")),
         "failed": make_run(base / "failed.h5", steps=("pretest", "alive", "bumpbond"),
                            status={"bumpbond": "failed"}, run_status="failed"),
+        "iv": make_run(base / "iv.h5", steps=(), iv={**iv_curve(12.0), "temperature_c": 17.0}),
     }
     return {name: build_report(path, base / f"{name}-report", default_cuts())
             for name, path in runs.items()}
@@ -83,6 +85,14 @@ def test_short_and_failed_runs_say_what_is_missing(reports):
             assert (index.parent / name).stat().st_size > 1000
 
 
+def test_iv_only_run_report(reports):
+    html = _html(reports["iv"])
+    assert 'id="grade-letter">C<' in html and "I(150 V) (uA) 12 &gt; 10 -&gt; C" in html
+    assert '<section id="iv"' in html and '<section id="alive"' not in html
+    assert "No electrical test in this run" in html
+    assert (reports["iv"].parent / "iv.png").read_bytes().startswith(b"\x89PNG")
+
+
 def _chromium(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
         return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
@@ -91,7 +101,7 @@ def _chromium(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed "
                     "(Debian: apt-get install chromium chromium-driver)")
-@pytest.mark.parametrize("name", ["fulltest", "short", "failed"])
+@pytest.mark.parametrize("name", ["fulltest", "short", "failed", "iv"])
 def test_report_in_headless_chromium(reports, name, tmp_path):
     index = reports[name]
     n_images = len(re.findall(r"<img ", _html(index)))
@@ -102,6 +112,8 @@ def test_report_in_headless_chromium(reports, name, tmp_path):
     assert attrs.get("data-images") == str(n_images), attrs
     assert attrs.get("data-broken-images") == "", f"images that did not load: {attrs}"
     assert 'id="grade-letter"' in done.stdout
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], f"messages on the page's console: {console}"
     if name == "fulltest":
         shot = tmp_path / "module-page.png"
         _chromium([f"--screenshot={shot}", "--window-size=1400,2400", index.as_uri()],
