@@ -9,6 +9,7 @@ target and renamed into place when complete, so a failed build leaves nothing ha
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -31,7 +32,8 @@ HEADER_KEYS = ("module_id", "plan", "status", "error", "target", "operator", "si
                "run_id")
 
 
-def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any]) -> Path:
+def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any],
+                 workers: int | None = None) -> Path:
     """Grade a run and write its report folder; returns the path of ``index.html``.
 
     Parameters
@@ -42,6 +44,8 @@ def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any]
         The report folder: created, or replaced if it holds an earlier pixcal report.
     cuts : dict
         :func:`pixcal.analysis.grading_cuts.load_cuts`.
+    workers : int, optional
+        Processes drawing the PNGs; default: the CPUs available (at most 4).
 
     Raises
     ------
@@ -56,10 +60,12 @@ def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any]
         raise UserError(f"{out}: exists and is not a pixcal report folder; choose another -o")
     run = RunFile(run_path)
     grade = grade_run(run_path, cuts)
+    if workers is None:
+        workers = min(4, len(os.sched_getaffinity(0)))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        html = _render(run, grade, tmp, cuts)
+        html = _render(run, grade, tmp, cuts, workers)
         (tmp / "index.html").write_text(html)
         if out.exists():
             shutil.rmtree(out)
@@ -70,7 +76,8 @@ def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any]
     return out / "index.html"
 
 
-def _render(run: RunFile, grade: RunGrade, tmp: Path, cuts: dict[str, Any]) -> str:
+def _render(run: RunFile, grade: RunGrade, tmp: Path, cuts: dict[str, Any],
+            workers: int) -> str:
     steps = run.steps()
     ctx = sec.Context(run, tmp, cuts, grade.defects)
     sections: list[sec.Section] = []
@@ -84,6 +91,7 @@ def _render(run: RunFile, grade: RunGrade, tmp: Path, cuts: dict[str, Any]) -> s
     iv = sec.iv_section(ctx, steps)
     if iv is not None:
         sections.append(iv)
+    ctx.render(workers)
     head = run.header()
     env = Environment(loader=PackageLoader("pixcal.review", "templates"),
                       autoescape=select_autoescape(["html"]))

@@ -45,7 +45,7 @@ class Context:
     out: Path
     cuts: dict[str, Any]
     defects: dict[str, np.ndarray]
-    figures: list[Figure] = field(default_factory=list)
+    jobs: list[tuple[Callable[..., Path], tuple, dict]] = field(default_factory=list)
 
     def data(self, step: StepInfo | None, name: str) -> tuple[np.ndarray | None, str]:
         """A dataset of a completed step, or ``(None, why it is missing)``."""
@@ -61,6 +61,24 @@ class Context:
     def png(self, name: str) -> Path:
         return self.out / f"{name}.png"
 
+    def draw(self, plot: Callable[..., Path], file: Path, *args: Any, **kw: Any) -> Path:
+        """Record a plot to draw later (:meth:`render`); returns the file it will write."""
+        self.jobs.append((plot, (file, *args), kw))
+        return file
+
+    def render(self, workers: int = 1) -> None:
+        """Draw every recorded plot, in ``workers`` processes when more than one."""
+        jobs, self.jobs = self.jobs, []
+        if workers <= 1 or len(jobs) < 4:
+            for plot, args, kw in jobs:
+                plot(*args, **kw)
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for done in [pool.submit(plot, *args, **kw) for plot, args, kw in jobs]:
+                done.result()
+
     def add(self, section: Section, path: Path, caption: str) -> None:
         section.figures.append(Figure(path.name, caption))
 
@@ -71,10 +89,10 @@ class Context:
         data, why = self.data(step, name)
         file = self.png(f"{section.id}_{name}_map")
         if data is None:
-            self.add(section, plots.absent(file, title, why), f"{title}: {why}")
+            self.add(section, self.draw(plots.absent, file, title, why), f"{title}: {why}")
             return None
         shown = transform(data) if transform else data
-        self.add(section, plots.module_map_plot(file, shown, title, label, **kw), title)
+        self.add(section, self.draw(plots.module_map_plot, file, shown, title, label, **kw), title)
         return data
 
 
@@ -108,10 +126,11 @@ def bump_section(ctx: Context, step: StepInfo | None) -> Section:
     thr, why = ctx.data(step, "bb_threshold")
     file = ctx.png("bumpbond_hist")
     if thr is None:
-        ctx.add(sec, plots.absent(file, "bump-bond turn-on per ROC", why), why)
+        ctx.add(sec, ctx.draw(plots.absent, file, "bump-bond turn-on per ROC", why), why)
     else:
         cuts = step.summary.get("cut_per_roc", [])
-        hist = plots.roc_histograms(file, thr, "VthrComp turn-on per ROC (dashed: the cut)",
+        hist = ctx.draw(plots.roc_histograms, file, thr,
+                        "VthrComp turn-on per ROC (dashed: the cut)",
                                     "VthrComp (DAC)", per_roc_cuts=cuts or None)
         ctx.add(sec, hist, "VthrComp turn-on per ROC with each ROC's cut")
     return sec
@@ -150,11 +169,12 @@ def scurves_section(ctx: Context, step: StepInfo | None) -> Section:
     if trim is not None:
         target = float(trim.params.get("target_vcal", target))
     tol = pc["trim_tolerance_vcal"]
-    ctx.add(sec, plots.roc_histograms(ctx.png("scurves_thr_hist"), thr, "threshold per ROC",
+    ctx.add(sec, ctx.draw(plots.roc_histograms, ctx.png("scurves_thr_hist"), thr,
+                          "threshold per ROC",
                                       "Vcal (DAC)", cuts=[(target - tol, "trim defect"),
                                                           (target + tol, "trim defect")]),
             f"threshold per ROC; dashed: trim-defect cuts (target {target:g} ± {tol:g})")
-    ctx.add(sec, plots.roc_histograms(ctx.png("scurves_noise_hist"), noise * e,
+    ctx.add(sec, ctx.draw(plots.roc_histograms, ctx.png("scurves_noise_hist"), noise * e,
                                       "noise per ROC", "electrons",
                                       cuts=[(pc["noise_min_e"], "min"),
                                             (pc["noise_max_e"], "max")]),
@@ -167,11 +187,11 @@ def scurves_section(ctx: Context, step: StepInfo | None) -> Section:
     vcal, _ = ctx.data(step, "vcal")
     file = ctx.png("scurves_examples")
     if counts is None or vcal is None:
-        ctx.add(sec, plots.absent(file, "S-curves of chosen pixels", why), why)
+        ctx.add(sec, ctx.draw(plots.absent, file, "S-curves of chosen pixels", why), why)
     else:
         pixels = plots.choose_pixels(thr, noise)
         ntrig = int(step.params.get("ntrig", counts.max() or 1))
-        ctx.add(sec, plots.scurves_plot(file, vcal, counts, ntrig, pixels, thr, noise),
+        ctx.add(sec, ctx.draw(plots.scurves_plot, file, vcal, counts, ntrig, pixels, thr, noise),
                 "S-curves of a typical pixel, the highest and lowest threshold, the noisiest")
     return sec
 
@@ -184,7 +204,7 @@ def _trim_step(ctx: Context) -> StepInfo | None:
 def _roc_figure(ctx: Context, sec: Section, values: np.ndarray, name: str, title: str,
                 label: str, cuts: list[float]) -> None:
     file = ctx.png(f"{sec.id}_{name}")
-    ctx.add(sec, plots.roc_figures_plot(file, values, title, label, cuts),
+    ctx.add(sec, ctx.draw(plots.roc_figures_plot, file, values, title, label, cuts),
             f"{title}; dashed: the B and C cuts")
 
 
@@ -199,7 +219,7 @@ def gainped_section(ctx: Context, step: StepInfo | None) -> Section:
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / gain
         ped_vcal = ped / gain
-    ctx.add(sec, plots.roc_histograms(ctx.png("gainped_gain_hist"), inv, "1/gain per ROC",
+    ctx.add(sec, ctx.draw(plots.roc_histograms, ctx.png("gainped_gain_hist"), inv, "1/gain per ROC",
                                       "Vcal per ADC",
                                       cuts=[(pc["gain_min_vcal_per_adc"], "min"),
                                             (pc["gain_max_vcal_per_adc"], "max")]),
@@ -226,7 +246,8 @@ def defects_section(ctx: Context) -> Section:
     file = ctx.png("defects_map")
     present = [c for c in DEFECT_CLASSES if c in ctx.defects]
     if not present:
-        ctx.add(sec, plots.absent(file, "pixel defects", "no electrical test in this run"),
+        ctx.add(sec, ctx.draw(plots.absent, file, "pixel defects",
+                              "no electrical test in this run"),
                 "no defect maps")
         return sec
     code = np.full(ctx.defects[present[0]].shape, np.nan)
@@ -236,7 +257,7 @@ def defects_section(ctx: Context) -> Section:
     from matplotlib.colors import ListedColormap
 
     cmap = ListedColormap(DEFECT_COLOURS[:len(present)])
-    ctx.add(sec, plots.module_map_plot(file, code, title, "defect class", vmin=0.5,
+    ctx.add(sec, ctx.draw(plots.module_map_plot, file, code, title, "defect class", vmin=0.5,
                                        vmax=len(present) + 0.5, cmap=cmap,
                                        marks=np.isfinite(code), background="white"),
             "every graded pixel defect (circled), coloured by the first class it falls in")
@@ -260,10 +281,10 @@ def iv_section(ctx: Context, steps: list[StepInfo]) -> Section | None:
                        v, i))
     file = ctx.png("iv")
     if curves:
-        ctx.add(sec, plots.iv_plot(file, curves, ctx.cuts["iv"]["current_150v_ua"]),
+        ctx.add(sec, ctx.draw(plots.iv_plot, file, curves, ctx.cuts["iv"]["current_150v_ua"]),
                 "IV curves (log scale) with the I(150 V) cuts")
     else:
-        ctx.add(sec, plots.absent(file, "IV", sec.note), sec.note)
+        ctx.add(sec, ctx.draw(plots.absent, file, "IV", sec.note), sec.note)
     return sec
 
 
