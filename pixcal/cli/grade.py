@@ -20,7 +20,8 @@ def grade(run_files: tuple[Path, ...], cuts_file: Path | None, as_json: bool,
     """Grade each run and the module over all runs given (the worst run wins).
 
     Every B or C is explained by the figure and the cut it passed. The grade of each run is
-    stored in its file (document ``/grade``) unless --no-store is given.
+    stored in its file (document ``/grade``) unless --no-store is given or the run is still
+    marked running.
     """
     from pixcal.analysis.grading_cuts import diff_cuts, load_cuts
     from pixcal.errors import InputFileError
@@ -37,6 +38,10 @@ def grade(run_files: tuple[Path, ...], cuts_file: Path | None, as_json: bool,
     final = final_grade(graded, cuts)
     if not no_store:
         for run in graded:
+            if run.run_status == "running":  # a writer may still own the file
+                click.echo(f"{run.path}: grade not stored (the run is still running, or was "
+                           "killed)", err=True)
+                continue
             write_document(run.path, "grade", {**run.as_dict(), "cuts_changed": diff_cuts(cuts)})
     if as_json:
         click.echo(json.dumps({"final": final, "runs": [r.as_dict() for r in graded]},

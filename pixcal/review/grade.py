@@ -41,12 +41,14 @@ class RunGrade:
     rocs: list[g.RocGrade]
     reasons: list[g.Reason]
     ivs: list[IvCurve] = field(default_factory=list)
+    run_status: str = ""
     defects: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON): grades as letters, every reason with its one-line text."""
         return {
-            "path": self.path, "module_id": self.module_id, "grade": g.GRADES[self.grade],
+            "path": self.path, "module_id": self.module_id, "run_status": self.run_status,
+            "grade": g.GRADES[self.grade],
             "electrical": g.GRADES.get(self.electrical), "iv": g.GRADES.get(self.iv),
             "reasons": [r.as_dict() for r in self.reasons],
             "rocs": [{"roc": r.roc, "grade": g.GRADES[r.grade], "defects": r.defects,
@@ -183,7 +185,7 @@ def grade_run(path: str | Path, cuts: dict[str, Any]) -> RunGrade:
                                 "an electrical test or an IV curve", 3))
     return RunGrade(str(path), str(head.get("module_id", "")),
                     g.worst([r.grade for r in reasons]), electrical_grade, iv_grade, rocs,
-                    reasons, ivs, defects)
+                    reasons, ivs, str(head.get("status", "")), defects)
 
 
 def final_grade(runs: list[RunGrade], cuts: dict[str, Any]) -> dict[str, Any]:

@@ -145,6 +145,10 @@ def test_grade_cli_stores_grade_and_shows_site_cuts(tmp_path):
     assert result["runs"][0]["reasons"][0]["text"] == "ROC 3: pixel defects 50 >= 42 -> B"
     stored = RunFile(run).document("grade")
     assert stored["grade"] == "B" and stored["rocs"][3]["classes"]["dead"] == 50
+    running = make_run(tmp_path / "running.h5", steps=("alive",), run_status="running")
+    done = _cli("grade", str(running))
+    assert done.returncode == 0 and "grade not stored" in done.stderr
+    assert RunFile(running).document("grade") is None
 
 
 @pytest.mark.parametrize(("content", "message"), [
