@@ -145,7 +145,7 @@ def grade_run(path: str | Path, cuts: dict[str, Any]) -> RunGrade:
                 reasons.append(g.Reason("run", f"step {step.key}", step.status,
                                         "must be completed", 3))
         n_rocs = int(config.get("n_rocs", 0))
-        if n_rocs < mc["rocs"]:
+        if config.get("tbm_type") and n_rocs < mc["rocs"]:  # a module (bare ROCs: no cut)
             reasons.append(g.Reason("module", "ROCs", n_rocs, f"< {mc['rocs']}", 3))
         pretest = _last(steps, "pretest")
         for roc in (pretest.summary.get("unprogrammable_rocs", []) if pretest else []):

@@ -55,7 +55,8 @@ def good_maps(seed: int = 1) -> dict[str, dict[str, np.ndarray]]:
 def make_run(path: Path, *, steps: tuple[str, ...] = FULLTEST,
              plant: Callable[[dict], None] | None = None, status: dict[str, str] | None = None,
              summaries: dict[str, dict] | None = None, n_rocs: int = 16,
-             roc_type: str = "psi46digv21respin", iv: dict | None = None,
+             roc_type: str = "psi46digv21respin", tbm_type: str | None = "tbm08c",
+             iv: dict | None = None,
              run_status: str = "completed") -> Path:
     """Write a run file; ``plant(maps)`` edits the datasets before they are written.
 
@@ -68,7 +69,7 @@ def make_run(path: Path, *, steps: tuple[str, ...] = FULLTEST,
     summaries = summaries or {}
     w = RunWriter(path, {"module_id": "M-REVIEW", "plan": "fulltest", "target": "hand-made",
                          "operator": "pytest", "site": "test"})
-    cfg = ModuleConfig.default(roc_type=roc_type, tbm_type="tbm08c", n_rocs=n_rocs,
+    cfg = ModuleConfig.default(roc_type=roc_type, tbm_type=tbm_type, n_rocs=n_rocs,
                                module_id="M-REVIEW")
     out = cfg.model_copy(update={"trims": maps["trim"]["trims"][:n_rocs]})
     w.write_config("config_in", json.loads(cfg.to_json()), {"trims": cfg.trims})

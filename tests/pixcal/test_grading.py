@@ -227,3 +227,17 @@ def test_iv_runs_and_final_grade(tmp_path):
     assert final["grade"] == "B" and final["iv_ratio"] == pytest.approx(10.0)
     assert [r["text"] for r in final["reasons"]] == [
         "IV 008_iv: I(150 V) (uA) 2.5 > 2 -> B", "IV: I(17 C)/I(-20 C) at 150 V 10 < 20 -> B"]
+
+
+def test_bare_roc_is_not_a_short_module(tmp_path):
+    from pixcal.review.grade import grade_run
+
+    def one_roc(maps):
+        for datasets in maps.values():
+            for name, value in datasets.items():
+                if value.ndim >= 1 and value.shape[0] == 16:
+                    datasets[name] = value[:1]
+
+    path = make_run(tmp_path / "roc.h5", plant=one_roc, n_rocs=1, tbm_type=None)
+    result = grade_run(path, CUTS)
+    assert (result.grade, result.reasons, len(result.rocs)) == (1, [], 1)
