@@ -6,6 +6,7 @@ aside and renamed into place, so a run killed at any instant reads back with eve
 intact and an honest status.
 """
 
+from pixcal.store.document import write_document
 from pixcal.store.files import DiskFull, StoreError, writer_alive
 from pixcal.store.reader import RunFile, RunFileError, StepInfo
 from pixcal.store.writer import (
@@ -23,5 +24,5 @@ from pixcal.store.writer import (
 __all__ = [
     "CONVENTION", "FORMAT", "FORMAT_VERSION", "PIXEL_AXES", "STATUSES", "Dataset", "DiskFull",
     "RunFile", "RunFileError", "RunWriter", "StepInfo", "StoreError", "to_json", "utc_now",
-    "writer_alive",
+    "write_document", "writer_alive",
 ]

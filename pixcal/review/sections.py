@@ -1,0 +1,299 @@
+"""The report's sections, one builder per procedure: which figures a step's data gives.
+
+A builder gets the step (or ``None`` when the run has no such step), a :class:`Context` to
+read data and place figures, and returns a :class:`Section`. Data that is missing - no step,
+a step that did not complete, a dataset the step did not write - gives a figure that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixcal.review import plots
+from pixcal.store import RunFile, StepInfo
+
+
+@dataclass
+class Figure:
+    """One PNG of the report."""
+
+    file: str
+    caption: str
+
+
+@dataclass
+class Section:
+    """One part of the report page."""
+
+    id: str
+    title: str
+    status: str
+    note: str = ""
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """What a builder needs: the run, the output folder, the cuts and the grade's defects."""
+
+    run: RunFile
+    out: Path
+    cuts: dict[str, Any]
+    defects: dict[str, np.ndarray]
+    jobs: list[tuple[Callable[..., Path], tuple, dict]] = field(default_factory=list)
+
+    def data(self, step: StepInfo | None, name: str) -> tuple[np.ndarray | None, str]:
+        """A dataset of a completed step, or ``(None, why it is missing)``."""
+        if step is None:
+            return None, "the run has no such step"
+        if step.status != "completed":
+            return None, f"step {step.key} {step.status}" + (f": {step.error}" if step.error
+                                                             else "")
+        if name not in step.datasets:
+            return None, f"step {step.key} has no dataset {name!r}"
+        return self.run.dataset(step.key, name), ""
+
+    def png(self, name: str) -> Path:
+        return self.out / f"{name}.png"
+
+    def draw(self, plot: Callable[..., Path], file: Path, *args: Any, **kw: Any) -> Path:
+        """Record a plot to draw later (:meth:`render`); returns the file it will write."""
+        self.jobs.append((plot, (file, *args), kw))
+        return file
+
+    def render(self, workers: int = 1) -> None:
+        """Draw every recorded plot, in ``workers`` processes when more than one."""
+        jobs, self.jobs = self.jobs, []
+        if workers <= 1 or len(jobs) < 4:
+            for plot, args, kw in jobs:
+                plot(*args, **kw)
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for done in [pool.submit(plot, *args, **kw) for plot, args, kw in jobs]:
+                done.result()
+
+    def add(self, section: Section, path: Path, caption: str) -> None:
+        section.figures.append(Figure(path.name, caption))
+
+    def map_or_absent(self, section: Section, step: StepInfo | None, name: str, title: str,
+                      label: str, transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                      **kw: Any) -> np.ndarray | None:
+        """A module map of one dataset (or a figure saying why there is none)."""
+        data, why = self.data(step, name)
+        file = self.png(f"{section.id}_{name}_map")
+        if data is None:
+            self.add(section, self.draw(plots.absent, file, title, why), f"{title}: {why}")
+            return None
+        shown = transform(data) if transform else data
+        self.add(section, self.draw(plots.module_map_plot, file, shown, title, label, **kw), title)
+        return data
+
+
+def _section(step: StepInfo | None, sid: str, title: str) -> Section:
+    if step is None:
+        return Section(sid, title, "missing", "This run has no such step.")
+    note = step.error if step.status != "completed" else ""
+    return Section(sid, f"{title} ({step.key})", step.status, note)
+
+
+def alive_section(ctx: Context, step: StepInfo | None) -> Section:
+    sec = _section(step, "alive", "PixelAlive, mask and address decoding")
+    ntrig = step.params.get("ntrig", 10) if step else 10
+    alive, _ = ctx.data(step, "alive")
+    ctx.map_or_absent(sec, step, "alive", "alive map (responses; circles: dead pixels)",
+                      f"hits of {ntrig}", vmin=0, vmax=ntrig, cmap="viridis",
+                      marks=None if alive is None else alive == 0)
+    ctx.map_or_absent(sec, step, "mask", "mask test (-1 defect, 0 dead, +1 ok)", "mask",
+                      vmin=-1, vmax=1, cmap="RdYlGn")
+    ctx.map_or_absent(sec, step, "address", "address decoding (-1 wrong, 0 no hit, +1 ok)",
+                      "address", vmin=-1, vmax=1, cmap="RdYlGn")
+    return sec
+
+
+def bump_section(ctx: Context, step: StepInfo | None) -> Section:
+    sec = _section(step, "bumpbond", "Bump bonding")
+    defect, _ = ctx.data(step, "bb_defect")
+    ctx.map_or_absent(sec, step, "bb_threshold", "bump-bond turn-on (VthrComp; circles: "
+                      "missing bumps)", "VthrComp (DAC)", cmap="viridis",
+                      marks=None if defect is None else defect == 1)
+    thr, why = ctx.data(step, "bb_threshold")
+    file = ctx.png("bumpbond_hist")
+    if thr is None:
+        ctx.add(sec, ctx.draw(plots.absent, file, "bump-bond turn-on per ROC", why), why)
+    else:
+        cuts = step.summary.get("cut_per_roc", [])
+        hist = ctx.draw(plots.roc_histograms, file, thr,
+                        "VthrComp turn-on per ROC (dashed: the cut)",
+                                    "VthrComp (DAC)", per_roc_cuts=cuts or None)
+        ctx.add(sec, hist, "VthrComp turn-on per ROC with each ROC's cut")
+    return sec
+
+
+def trim_section(ctx: Context, step: StepInfo | None) -> Section:
+    sec = _section(step, "trim", "Trimming")
+    ctx.map_or_absent(sec, step, "trims", "trim bits (15 = no correction)", "trim",
+                      vmin=0, vmax=15, cmap="viridis")
+    ctx.map_or_absent(sec, step, "threshold", "threshold after trimming (verification)",
+                      "Vcal (DAC)", cmap="viridis")
+    return sec
+
+
+def trimbits_section(ctx: Context, step: StepInfo | None) -> Section:
+    sec = _section(step, "trimbits", "Trim-bit test")
+    dead, _ = ctx.data(step, "dead_trim_bits")
+    ctx.map_or_absent(sec, step, "dead_trim_bits", "dead trim bits per pixel (circled)",
+                      "dead bits", transform=lambda d: np.asarray(d, bool).sum(axis=-1),
+                      vmin=0, vmax=4, cmap="magma_r",
+                      marks=None if dead is None else np.asarray(dead, bool).any(axis=-1))
+    return sec
+
+
+def scurves_section(ctx: Context, step: StepInfo | None) -> Section:
+    sec = _section(step, "scurves", "S-curves: threshold and noise")
+    pc, rc = ctx.cuts["pixel"], ctx.cuts["roc"]
+    e = float(ctx.cuts["electrons_per_vcal"])
+    thr = ctx.map_or_absent(sec, step, "threshold", "threshold", "Vcal (DAC)")
+    noise = ctx.map_or_absent(sec, step, "noise", "noise (S-curve width)", "electrons",
+                              transform=lambda d: d * e)
+    if thr is None or noise is None:
+        return sec
+    target = float(step.params.get("target_vcal", pc["trim_target_vcal"]))
+    trim = _trim_step(ctx)
+    if trim is not None:
+        target = float(trim.params.get("target_vcal", target))
+    tol = pc["trim_tolerance_vcal"]
+    ctx.add(sec, ctx.draw(plots.roc_histograms, ctx.png("scurves_thr_hist"), thr,
+                          "threshold per ROC",
+                                      "Vcal (DAC)", cuts=[(target - tol, "trim defect"),
+                                                          (target + tol, "trim defect")]),
+            f"threshold per ROC; dashed: trim-defect cuts (target {target:g} ± {tol:g})")
+    ctx.add(sec, ctx.draw(plots.roc_histograms, ctx.png("scurves_noise_hist"), noise * e,
+                                      "noise per ROC", "electrons",
+                                      cuts=[(pc["noise_min_e"], "min"),
+                                            (pc["noise_max_e"], "max")]),
+            "noise per ROC; dashed: noise-defect cuts")
+    _roc_figure(ctx, sec, np.nanmean(noise.reshape(len(noise), -1), axis=1) * e,
+                "noise_mean", "mean noise per ROC", "electrons", rc["noise_mean_e"])
+    _roc_figure(ctx, sec, np.nanstd(thr.reshape(len(thr), -1), axis=1) * e,
+                "thr_width", "threshold width per ROC", "electrons", rc["threshold_width_e"])
+    counts, why = ctx.data(step, "counts")
+    vcal, _ = ctx.data(step, "vcal")
+    file = ctx.png("scurves_examples")
+    if counts is None or vcal is None:
+        ctx.add(sec, ctx.draw(plots.absent, file, "S-curves of chosen pixels", why), why)
+    else:
+        pixels = plots.choose_pixels(thr, noise)
+        ntrig = int(step.params.get("ntrig", counts.max() or 1))
+        ctx.add(sec, ctx.draw(plots.scurves_plot, file, vcal, counts, ntrig, pixels, thr, noise),
+                "S-curves of a typical pixel, the highest and lowest threshold, the noisiest")
+    return sec
+
+
+def _trim_step(ctx: Context) -> StepInfo | None:
+    found = [s for s in ctx.run.steps() if s.procedure == "trim"]
+    return found[-1] if found else None
+
+
+def _roc_figure(ctx: Context, sec: Section, values: np.ndarray, name: str, title: str,
+                label: str, cuts: list[float]) -> None:
+    file = ctx.png(f"{sec.id}_{name}")
+    ctx.add(sec, ctx.draw(plots.roc_figures_plot, file, values, title, label, cuts),
+            f"{title}; dashed: the B and C cuts")
+
+
+def gainped_section(ctx: Context, step: StepInfo | None) -> Section:
+    sec = _section(step, "gainped", "Gain and pedestal")
+    gain = ctx.map_or_absent(sec, step, "gain", "gain", "ADC per Vcal")
+    ped = ctx.map_or_absent(sec, step, "pedestal", "pedestal", "ADC")
+    if gain is None or ped is None:
+        return sec
+    pc, rc = ctx.cuts["pixel"], ctx.cuts["roc"]
+    e = float(ctx.cuts["electrons_per_vcal"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / gain
+        ped_vcal = ped / gain
+    ctx.add(sec, ctx.draw(plots.roc_histograms, ctx.png("gainped_gain_hist"), inv, "1/gain per ROC",
+                                      "Vcal per ADC",
+                                      cuts=[(pc["gain_min_vcal_per_adc"], "min"),
+                                            (pc["gain_max_vcal_per_adc"], "max")]),
+            "1/gain per ROC; dashed: gain-defect cuts")
+    flat = gain.reshape(len(gain), -1)
+    rel = np.nanstd(flat, axis=1) / np.nanmean(flat, axis=1)
+    _roc_figure(ctx, sec, rel, "gain_width", "relative gain width per ROC", "σ/mean",
+                rc["gain_rel_width"])
+    spread = np.nanstd(ped_vcal.reshape(len(gain), -1), axis=1) * e
+    _roc_figure(ctx, sec, spread, "ped_spread", "pedestal spread per ROC", "electrons",
+                rc["pedestal_spread_e"])
+    return sec
+
+
+DEFECT_COLOURS = ["#000000", "#ff7f0e", "#9467bd", "#8c564b", "#d62728", "#1f77b4",
+                  "#2ca02c", "#17becf", "#bcbd22", "#e377c2"]
+
+
+def defects_section(ctx: Context) -> Section:
+    """Every graded pixel defect on one map, coloured by its first class."""
+    from pixcal.analysis.grading import DEFECT_CLASSES
+
+    sec = Section("defects", "Pixel defects (graded)", "completed")
+    file = ctx.png("defects_map")
+    present = [c for c in DEFECT_CLASSES if c in ctx.defects]
+    if not present:
+        ctx.add(sec, ctx.draw(plots.absent, file, "pixel defects",
+                              "no electrical test in this run"),
+                "no defect maps")
+        return sec
+    code = np.full(ctx.defects[present[0]].shape, np.nan)
+    for i, name in reversed(list(enumerate(present))):
+        code[ctx.defects[name]] = i + 1
+    title = "pixel defects: " + ", ".join(f"{i + 1} {c}" for i, c in enumerate(present))
+    from matplotlib.colors import ListedColormap
+
+    cmap = ListedColormap(DEFECT_COLOURS[:len(present)])
+    ctx.add(sec, ctx.draw(plots.module_map_plot, file, code, title, "defect class", vmin=0.5,
+                                       vmax=len(present) + 0.5, cmap=cmap,
+                                       marks=np.isfinite(code), background="white"),
+            "every graded pixel defect (circled), coloured by the first class it falls in")
+    return sec
+
+
+def iv_section(ctx: Context, steps: list[StepInfo]) -> Section | None:
+    ivs = [s for s in steps if s.procedure == "iv"]
+    if not ivs:
+        return None
+    sec = Section("iv", "Sensor IV", "completed")
+    curves = []
+    for s in ivs:
+        v, why = ctx.data(s, "voltage_v")
+        i, why_i = ctx.data(s, "current_a")
+        if v is None or i is None:
+            sec.note += f"{s.key}: {why or why_i}. "
+            continue
+        t = s.summary.get("temperature_c", s.params.get("temperature_c"))
+        curves.append((f"{s.key}" + (f" at {t:g} °C" if isinstance(t, int | float) else ""),
+                       v, i))
+    file = ctx.png("iv")
+    if curves:
+        ctx.add(sec, ctx.draw(plots.iv_plot, file, curves, ctx.cuts["iv"]["current_150v_ua"]),
+                "IV curves (log scale) with the I(150 V) cuts")
+    else:
+        ctx.add(sec, ctx.draw(plots.absent, file, "IV", sec.note), sec.note)
+    return sec
+
+
+#: procedure -> builder, in the order the report shows them
+BUILDERS: dict[str, Callable[[Context, StepInfo | None], Section]] = {
+    "alive": alive_section,
+    "bumpbond": bump_section,
+    "trim": trim_section,
+    "trimbits": trimbits_section,
+    "scurves": scurves_section,
+    "gainped": gainped_section,
+}

@@ -1,0 +1,184 @@
+"""The HTML report and the grade/report CLI: content, missing data, errors, and a real browser.
+
+The browser test renders each report in headless Chromium (Debian's ``chromium`` package) and
+reads back what the page recorded on load: how many images it has and which failed to decode.
+It is skipped, saying why, when no Chromium is installed. A screenshot of the module page is
+kept in ``$PIXCAL_TEST_ARTIFACTS`` when that variable names a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from review_runs import iv_curve, make_run
+
+from pixcal.analysis.grading_cuts import default_cuts
+from pixcal.review.report import build_report
+from pixcal.store import RunFile
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                  "--enable-logging=stderr", "--v=0"]
+
+
+def _plant(maps):
+    maps["alive"]["alive"][3, :50, 0] = 0           # 50 dead pixels: ROC 3 is B
+    maps["scurves"]["noise"][9] = 6.5               # mean noise 325 e-: ROC 9 is C
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Reports of a graded fulltest, a run with only pretest + alive, a failed run, an IV."""
+    base = tmp_path_factory.mktemp("reports")
+    runs = {
+        "fulltest": make_run(base / "fulltest.h5", plant=_plant),
+        "short": make_run(base / "short.h5", steps=("pretest", "alive")),
+        "failed": make_run(base / "failed.h5", steps=("pretest", "alive", "bumpbond"),
+                           status={"bumpbond": "failed"}, run_status="failed"),
+        "iv": make_run(base / "iv.h5", steps=(), iv={**iv_curve(12.0), "temperature_c": 17.0}),
+    }
+    return {name: build_report(path, base / f"{name}-report", default_cuts())
+            for name, path in runs.items()}
+
+
+def _html(index: Path) -> str:
+    return index.read_text()
+
+
+def test_fulltest_report_has_grade_reasons_sections_and_images(reports):
+    index = reports["fulltest"]
+    html = _html(index)
+    assert 'id="grade-letter">C<' in html
+    assert "ROC 3: pixel defects 50 &gt;= 42 -&gt; B" in html
+    assert "ROC 9: mean noise (e-) 325 &gt; 300 -&gt; C" in html
+    assert html.index('id="grade"') < html.index('id="steps"') < html.index('id="alive"')
+    for sid in ("defects", "alive", "bumpbond", "trim", "trimbits", "scurves", "gainped",
+                "config"):
+        assert f'<section id="{sid}"' in html
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) >= 18
+    for name in images:
+        assert (index.parent / name).read_bytes().startswith(b"\x89PNG")
+    assert "not available" not in html and 'id="missing"' not in html
+
+
+def test_short_and_failed_runs_say_what_is_missing(reports):
+    short = _html(reports["short"])
+    assert "required step bumpbond missing must be run -&gt; C" in short
+    assert re.search(r"Bump bonding: missing \(This run has no such step.\)", short)
+    failed = _html(reports["failed"])
+    assert "step 002_bumpbond failed must be completed -&gt; C" in failed
+    assert "planted failure" in failed
+    for index in (reports["short"], reports["failed"]):
+        for name in re.findall(r'<img src="([^"]+)"', _html(index)):
+            assert (index.parent / name).stat().st_size > 1000
+
+
+def test_iv_only_run_report(reports):
+    html = _html(reports["iv"])
+    assert 'id="grade-letter">C<' in html and "I(150 V) (uA) 12 &gt; 10 -&gt; C" in html
+    assert '<section id="iv"' in html and '<section id="alive"' not in html
+    assert "No electrical test in this run" in html
+    assert (reports["iv"].parent / "iv.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _chromium(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed "
+                    "(Debian: apt-get install chromium chromium-driver)")
+@pytest.mark.parametrize("name", ["fulltest", "short", "failed", "iv"])
+def test_report_in_headless_chromium(reports, name, tmp_path):
+    index = reports[name]
+    n_images = len(re.findall(r"<img ", _html(index)))
+    done = _chromium(["--virtual-time-budget=10000", "--dump-dom", index.as_uri()], tmp_path)
+    body = re.search(r"<body[^>]*>", done.stdout)
+    assert body, f"no page rendered: {done.stderr[-500:]}"
+    attrs = dict(re.findall(r'(data-[a-z-]+)="([^"]*)"', body.group(0)))
+    assert attrs.get("data-images") == str(n_images), attrs
+    assert attrs.get("data-broken-images") == "", f"images that did not load: {attrs}"
+    assert 'id="grade-letter"' in done.stdout
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], f"messages on the page's console: {console}"
+    if name == "fulltest":
+        shot = tmp_path / "module-page.png"
+        _chromium([f"--screenshot={shot}", "--window-size=1400,2400", index.as_uri()],
+                  tmp_path)
+        assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
+        keep = os.environ.get("PIXCAL_TEST_ARTIFACTS")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(keep) / "report-module-page.png")
+
+
+# ------------------------------------------------------------------------------ CLI
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pixcal", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_grade_cli_stores_grade_and_shows_site_cuts(tmp_path):
+    run = make_run(tmp_path / "run.h5", plant=lambda m: m["alive"]["alive"][3, :50, 0].fill(0))
+    site = tmp_path / "site.toml"
+    site.write_text("[roc]\npixel_defects = [60, 167]\n")
+    done = _cli("grade", str(run), "--cuts", str(site))
+    assert done.returncode == 0, done.stderr
+    assert "roc.pixel_defects: [42, 167] -> [60, 167]" in done.stdout
+    assert f"{run}: grade A" in done.stdout
+    done = _cli("grade", str(run), "--json")
+    result = json.loads(done.stdout)
+    assert result["final"]["grade"] == "B"
+    assert result["runs"][0]["reasons"][0]["text"] == "ROC 3: pixel defects 50 >= 42 -> B"
+    stored = RunFile(run).document("grade")
+    assert stored["grade"] == "B" and stored["rocs"][3]["classes"]["dead"] == 50
+    running = make_run(tmp_path / "running.h5", steps=("alive",), run_status="running")
+    done = _cli("grade", str(running))
+    assert done.returncode == 0 and "grade not stored" in done.stderr
+    assert RunFile(running).document("grade") is None
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("[roc]\npixel_defect = [1, 2]\n", "roc.pixel_defect: unknown grading cut"),
+    ("[roc]\npixel_defects = [200, 100]\n", "expected the B cut at or below the C cut"),
+    ("[iv\n", "not valid TOML"),
+])
+def test_bad_cuts_file_is_one_line(tmp_path, content, message):
+    run = make_run(tmp_path / "run.h5", steps=("alive",))
+    site = tmp_path / "site.toml"
+    site.write_text(content)
+    done = _cli("grade", str(run), "--cuts", str(site))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and message in done.stderr
+    assert str(site) in done.stderr
+
+
+def test_not_a_run_file_and_bad_output_folder(tmp_path):
+    bogus = tmp_path / "bogus.h5"
+    bogus.write_bytes(b"not hdf5")
+    for args in (("grade", str(bogus)), ("report", str(bogus), "-o", str(tmp_path / "r"))):
+        done = _cli(*args)
+        assert done.returncode == 2 and done.stderr.startswith(f"error: {bogus}")
+        assert done.stderr.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+    run = make_run(tmp_path / "run.h5", steps=("alive",))
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "thesis.tex").write_text("keep me")
+    done = _cli("report", str(run), "-o", str(busy))
+    assert done.returncode == 2 and "not a pixcal report folder" in done.stderr
+    assert (busy / "thesis.tex").read_text() == "keep me"
+    assert np.all([p.name == "thesis.tex" for p in busy.iterdir()])
