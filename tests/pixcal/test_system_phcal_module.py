@@ -31,7 +31,7 @@ noisy_pixels = 0.0005
 unprogrammable_rocs = [5]
 """
 PHOPT = {"procedure": "phopt", "scan_ntrig": 2, "ntrig": 3}
-GAINPED = {"procedure": "gainped", "ntrig": 3, "low_step": 20, "high_step": 40}
+GAINPED = {"procedure": "gainped", "high_step": 40}
 
 
 @pytest.fixture(scope="module")
