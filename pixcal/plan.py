@@ -9,6 +9,9 @@ and the field::
     dut = "module"                  # "module", "roc" or "any" (default)
     continue_on_error = false       # default for every step
 
+    [instruments]                   # bench instruments by role (pixcal.instruments)
+    optical = "TCPIP::127.0.0.1::5025::SOCKET"
+
     [defaults]                      # applied to every step whose procedure has the parameter
     ntrig = 10
 
@@ -25,7 +28,7 @@ and the field::
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,9 +37,11 @@ from pydantic import ValidationError
 
 from pixcal import procedures
 from pixcal.errors import InputFileError
+from pixcal.instruments import parse_instrument_table
 
 STEP_KEYS = {"procedure", "name", "continue_on_error"}
-PLAN_KEYS = {"name", "description", "dut", "continue_on_error", "defaults", "steps"}
+PLAN_KEYS = {"name", "description", "dut", "continue_on_error", "defaults", "steps",
+             "instruments"}
 DUT_KINDS = ("module", "roc", "any")
 
 
@@ -63,9 +68,11 @@ class Plan:
     dut: str
     steps: tuple[Step, ...]
     source: str
+    instruments: dict[str, str] = field(default_factory=dict)
 
     def as_document(self) -> dict[str, Any]:
         """The resolved plan (every default filled in) as plain data, for the results file."""
+        extra = {"instruments": dict(self.instruments)} if self.instruments else {}
         return {
             "name": self.name,
             "description": self.description,
@@ -76,7 +83,7 @@ class Plan:
                  "continue_on_error": s.continue_on_error, "params": s.params_dict()}
                 for s in self.steps
             ],
-        }
+        } | extra
 
 
 def shipped_plans_dir() -> Path:
@@ -138,7 +145,9 @@ def parse_plan(data: dict[str, Any], source: str = "<plan>") -> Plan:
         _step(i, raw, defaults, default_coe, source) for i, raw in enumerate(raw_steps)
     )
     _check_defaults_used(defaults, steps, source)
-    return Plan(name, _text(data, "description", source, default=""), dut, steps, source)
+    instruments = parse_instrument_table(data.get("instruments", {}), source)
+    return Plan(name, _text(data, "description", source, default=""), dut, steps, source,
+                instruments)
 
 
 def _text(data: dict[str, Any], key: str, source: str, default: str) -> str:

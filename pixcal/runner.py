@@ -34,6 +34,7 @@ from pixcal import __version__
 from pixcal.config import ModuleConfig, load_config
 from pixcal.dutconfig import from_dut, to_dut
 from pixcal.errors import InputFileError, UserError
+from pixcal.instruments import Instruments
 from pixcal.plan import Plan, Step
 from pixcal.procedures import get as get_procedure
 from pixcal.procedures.base import (
@@ -65,6 +66,7 @@ class RunRequest:
     out_dir: Path = DEFAULT_OUT
     operator: str = ""
     site: str = ""
+    instruments: dict[str, str] = field(default_factory=dict)  # over the plan's [instruments]
 
 
 @dataclass
@@ -179,13 +181,14 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
     writer.write_config("config_in", json.loads(cfg.to_json()), _arrays(cfg))
     outcome = RunOutcome(path, "running")
     api = Measurement(board, to_dut(cfg))
+    instruments = Instruments(request.plan.instruments | request.instruments)
     try:
         with _signals_as_interrupt():
             progress.message(f"results: {path}")
             api.setup()
             ia, id_ = api.power_on()
             progress.message(f"module powered: IA {ia * 1e3:.1f} mA, ID {id_ * 1e3:.1f} mA")
-            _run_steps(request.plan, api, writer, connection, progress, outcome)
+            _run_steps(request.plan, api, writer, connection, progress, outcome, instruments)
     except KeyboardInterrupt:
         outcome.status, outcome.error = "interrupted", "interrupted by the operator"
     except (HalError, DataError) as exc:
@@ -195,6 +198,9 @@ def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None
         log.exception("run aborted")
     finally:
         with _signals_held():
+            for problem in instruments.close():  # safe state first (HV down, then module off)
+                progress.message(f"WARNING: {problem}")
+                outcome.problems.append(problem)
             _backstop(api, connection, writer, cfg, outcome, progress)
     return outcome
 
@@ -210,14 +216,14 @@ def _arrays(cfg: ModuleConfig) -> dict[str, Any]:
 
 
 def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
-               progress: StepProgress, outcome: RunOutcome) -> None:
+               progress: StepProgress, outcome: RunOutcome, instruments: Instruments) -> None:
     stop_reason = ""
     try:
         for step in plan.steps:
             if stop_reason:
                 _skip(writer, step, stop_reason, outcome)
                 continue
-            status = _run_step(step, api, writer, connection, progress, outcome)
+            status = _run_step(step, api, writer, connection, progress, outcome, instruments)
             outcome.steps.append((step.name, status))
             if status == "failed":
                 outcome.status = "failed"
@@ -243,7 +249,7 @@ def _skip(writer: RunWriter, step: Step, reason: str, outcome: RunOutcome) -> No
 
 
 def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
-              progress: StepProgress, outcome: RunOutcome) -> str:
+              progress: StepProgress, outcome: RunOutcome, instruments: Instruments) -> str:
     procedure = get_procedure(step.procedure)()
     snapshot = copy.deepcopy(api.dut)
     hw0, wall0 = connection.hardware_seconds(), time.monotonic()
@@ -254,7 +260,7 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         bar = progress.step_started(step, procedure.unit)
         if getattr(procedure, "progress_from_loops", False):
             api.progress = _points_to(bar)
-        ctx = StepContext(api=api, progress=bar, log=progress.message)
+        ctx = StepContext(api=api, progress=bar, log=progress.message, instruments=instruments)
         result = procedure.run(ctx, step.params)
     except ProcedureFailed as exc:
         status, error, result = "failed", str(exc), exc.partial

@@ -25,8 +25,12 @@ from pixcal.runner import DEFAULT_OUT, DEFAULT_TARGET, RunRequest, run_plan
               default=DEFAULT_OUT, show_default=True, help="Folder for the results file.")
 @click.option("--operator", default="", help="Who runs the test (stored in the file).")
 @click.option("--site", default="", help="Where the test runs (stored in the file).")
+@click.option("--instrument", "-i", "instruments", multiple=True, metavar="NAME=ADDRESS",
+              help="A bench instrument for the steps that need one, e.g. "
+                   "optical=TCPIP::127.0.0.1::5025::SOCKET (or optical=sim://module?seed=7, the "
+                   "simulated twin); overrides the plan's [instruments]. Repeatable.")
 def run(plan: str, target: str | None, config: Path | None, module_id: str | None,
-        out_dir: Path, operator: str, site: str) -> None:
+        out_dir: Path, operator: str, site: str, instruments: tuple[str, ...]) -> None:
     """Run a test PLAN (a .toml file or the name of a shipped plan) on a module.
 
     \b
@@ -40,11 +44,13 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
       pixcal run alive --config runs/M1234_pretest_....h5      continue from a run
     """
     from pixcal.connect import connect
+    from pixcal.instruments import parse_instrument_option
     from pixcal.plan import load_plan
     from pixcal.runner import prepare_out_dir
 
     console = Console(stderr=True)
     parsed = load_plan(plan)
+    named = dict(parse_instrument_option(text) for text in instruments)
     prepare_out_dir(out_dir)
     if target is None:
         target = DEFAULT_TARGET
@@ -55,7 +61,7 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
                 else "a TBM08c module of 16 psi46digv21respin ROCs, hub 31")
         console.print(f"no --config given: a fresh default configuration for {what} "
                       "(see `pixcal config new`)")
-    request = RunRequest(parsed, target, config, module_id, out_dir, operator, site)
+    request = RunRequest(parsed, target, config, module_id, out_dir, operator, site, named)
     from pixcal.cli.progress import RichStepProgress
 
     with RichStepProgress(console) as progress:

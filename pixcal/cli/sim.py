@@ -8,6 +8,7 @@ from pixcal.cli.lazy import LazyGroup
 
 SUBCOMMANDS: dict[str, str] = {
     "serve": "pixcal.cli.sim_serve:serve",
+    "serve-instrument": "pixcal.cli.sim_instrument:serve_instrument",
     "truth": "pixcal.cli.sim_truth:truth",
 }
 

@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "bumpbond": "pixcal.procedures.bumpbond:BumpBond",
     "phopt": "pixcal.procedures.phopt:PhOpt",
     "gainped": "pixcal.procedures.gainped:GainPed",
+    "pohbias": "pixcal.procedures.pohbias:PohBias",
 }
 
 
