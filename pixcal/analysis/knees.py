@@ -26,6 +26,7 @@ STATUS_NAMES = {OK: "ok", DEAD: "dead", NO_KNEE: "no_knee"}
 COARSE_PER_STEP = 2  # breakpoint candidates per scan step (coarse search)
 FINE_PER_STEP = 20  # resolution of the refinement
 MIN_POINTS_AFTER = 2  # scan points needed above the second knee
+MIN_CHANGE = 0.2  # a knee: the slope rises by at least this fraction of the last slope
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def _pairs(lo1, hi1, lo2, hi2, res, min_gap):
     return b1[keep], b2[keep]
 
 
-def fit_three_segments(x, y, dead_span: float) -> KneeFit:
+def fit_three_segments(x, y, dead_span: float, min_change: float = MIN_CHANGE) -> KneeFit:
     """Fit the three-segment model to every curve of a scan.
 
     Parameters
@@ -88,6 +89,9 @@ def fit_three_segments(x, y, dead_span: float) -> KneeFit:
     x : ``[n_points]`` scan values (increasing, evenly spaced; e.g. laser bias).
     y : ``[..., n_points]`` responses (e.g. RSSI in mA); leading axes are curves.
     dead_span : a curve whose max - min is below this is DEAD (same units as ``y``).
+    min_change : both slope rises (segment 1 -> 2 and 2 -> 3) must be at least this fraction
+        of the last segment's slope, else the curve is NO_KNEE (a straight line, a curve that
+        flattens, noise).
 
     Returns
     -------
@@ -108,7 +112,9 @@ def fit_three_segments(x, y, dead_span: float) -> KneeFit:
     live = span >= dead_span
     if live.any():
         _fit_live(x, curves[:, live], step, out, live)
-        steeper = (out["slope2"] > out["slope1"]) & (out["slope3"] > out["slope2"])
+        rise = min_change * out["slope3"]
+        steeper = ((out["slope3"] > 0) & (out["slope2"] - out["slope1"] >= rise)
+                   & (out["slope3"] - out["slope2"] >= rise))
         status[live] = np.where(steeper[live], OK, NO_KNEE)
     res = {k: v.reshape(shape) for k, v in out.items()}
     return KneeFit(span=span.reshape(shape), status=status.reshape(shape), **res)
@@ -137,21 +143,23 @@ def _fit_live(x, y, step, out, live) -> None:
 
 
 def choose_bias(fit: KneeFit, margin: float, grid) -> np.ndarray:
-    """The working bias per curve: the first value of ``grid`` at or above knee2 + ``margin``.
+    """The working bias per curve: the value of ``grid`` nearest to knee2 + ``margin``.
 
     Parameters
     ----------
     fit : the fit of the scan.
-    margin : bias units added to the second knee (the CMS online rule uses 2).
+    margin : bias units added to the second knee (the CMS online rule uses 2; with a margin of
+        at least half a grid step the choice always lies above the knee).
     grid : allowed bias values (increasing), e.g. the scan points.
 
     Returns
     -------
-    float array like ``fit.knee2``; NaN where the status is not OK or the target is beyond the
-    grid.
+    float array like ``fit.knee2``; NaN where the status is not OK or the target lies beyond
+    the grid (by more than half a step).
     """
     grid = np.asarray(grid, float)
+    half = 0.5 * float(np.median(np.diff(grid))) if grid.size > 1 else 0.5
     target = np.where(fit.status == OK, fit.knee2 + margin, np.nan)
-    idx = np.searchsorted(grid, target - 1e-9, side="left")
-    ok = np.isfinite(target) & (idx < grid.size)
-    return np.where(ok, grid[np.minimum(idx, grid.size - 1)], np.nan)
+    inside = np.isfinite(target) & (target >= grid[0] - half) & (target <= grid[-1] + half)
+    idx = np.abs(grid[:, None] - np.where(inside, target, grid[0]).ravel()[None, :]).argmin(0)
+    return np.where(inside, grid[idx].reshape(target.shape), np.nan)

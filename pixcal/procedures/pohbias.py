@@ -9,8 +9,8 @@ Needs the optical bench fixture (``ctx.instruments["optical"]``, docs/instrument
    :mod:`pixcal.analysis.knees`). A channel whose RSSI spans less than ``dead_span_ma`` is a
    dead or unplugged fiber: reported, never given a bias. A response without the three-segment
    shape is reported too.
-3. Working bias = the first scan point at or above the second knee + ``margin`` (the CMS
-   online rule: second breakpoint + 2).
+3. Working bias = the scan point nearest to the second knee + ``margin`` (the CMS online
+   rule: second breakpoint + 2).
 4. With ``apply`` the live channels are left at ``operating_gain`` and its chosen bias; every
    other channel (and every channel when the step fails or is interrupted) gets back the bias
    and gain it had before the step.
@@ -172,7 +172,7 @@ def _result(params: PohBiasParams, channels: list[int], bias: np.ndarray, rssi: 
             "fit_rms_ma": Dataset(fit.rms, axes | {"units": "mA"}),
             "status": Dataset(fit.status, axes | {"meaning": "0 ok, 1 dead fiber, 2 no knee"}),
             "bias_chosen": Dataset(chosen, axes | {"units": "laser bias DAC",
-                                                   "rule": f"first scan point >= knee2 + "
+                                                   "rule": f"scan point nearest to knee2 + "
                                                            f"{params.margin:g}"}),
         },
     )
