@@ -145,19 +145,3 @@ class CommandTable:
             return self.by_name[name]
         except KeyError:
             raise CommandTableError(f"{self.model}: no command {name!r}") from None
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The four fields of an ``*IDN?`` reply."""
-
-    manufacturer: str
-    model: str
-    serial: str
-    firmware: str
-
-    @classmethod
-    def parse(cls, reply: str) -> Identity:
-        parts = [p.strip() for p in reply.strip().split(",")]
-        parts += [""] * (4 - len(parts))
-        return cls(*parts[:4])

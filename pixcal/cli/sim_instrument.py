@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from hal.transport.tcp import is_loopback
@@ -21,6 +19,7 @@ def serve_instrument(kind: str, address: str, host: str, port: int, use_pty: boo
     Prints its VISA address on stdout - TCPIP::HOST::PORT::SOCKET, or ASRL<pty>::INSTR - for
     e.g. pixcal run poh --instrument optical=TCPIP::127.0.0.1::5025::SOCKET.
     """
+    from pixcal.cli.sim_serve import serve_until_interrupted, tcp_server
     from pixcal.errors import UserError
     from simulators.instruments import build_twin, kinds
     from simulators.servers import PtyServer, TcpServer
@@ -39,18 +38,9 @@ def serve_instrument(kind: str, address: str, host: str, port: int, use_pty: boo
     else:
         if not is_loopback(host):
             click.echo(f"warning: listening on {host}; SCPI has no authentication", err=True)
-        try:
-            server = TcpServer(target, host, port)
-        except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise UserError(f"cannot listen on {host}:{port}: {reason}") from None
+        server = tcp_server(target, host, port)
         visa = f"TCPIP::{server.host}::{server.port}::SOCKET"
     click.echo(f"serving the simulated {kind} instrument of {address} on {visa} (Ctrl-C "
                "stops)", err=True)
     click.echo(visa)  # stdout: just the address, for scripts
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    serve_until_interrupted(server)

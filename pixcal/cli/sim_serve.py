@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 
 from hal.transport.tcp import is_loopback
@@ -33,9 +36,27 @@ def serve(address: str, host: str, port: int, use_pty: bool) -> None:
             click.echo(
                 f"warning: listening on {host}; the DTB protocol has no authentication", err=True
             )
-        server = TcpServer(target, host, port)
+        server = tcp_server(target, host, port)
     click.echo(f"serving {address} on {server.url} (Ctrl-C stops)", err=True)
     click.echo(server.url)  # stdout: just the address, for scripts
+    serve_until_interrupted(server)
+
+
+def tcp_server(target: Any, host: str, port: int) -> Any:
+    """A :class:`simulators.servers.TcpServer` for ``target``; a port that cannot be bound
+    is a one-line UserError."""
+    from pixcal.errors import UserError
+    from simulators.servers import TcpServer
+
+    try:
+        return TcpServer(target, host, port)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise UserError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def serve_until_interrupted(server: Any) -> None:
+    """Serve in this thread until Ctrl-C, then release the server."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:
