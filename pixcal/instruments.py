@@ -117,6 +117,9 @@ class Instruments(Mapping[str, Any]):
         log.info("instrument %s opened at %s", name, self.addresses[name])
         return self._open[name][0]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self.addresses
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.addresses)
 

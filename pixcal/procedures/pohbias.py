@@ -109,7 +109,20 @@ def _channels(wanted: list[int] | None, n_channels: int) -> list[int]:
 
 def scan(fixture: Any, ctx: StepContext, params: PohBiasParams, channels: list[int],
          bias: np.ndarray) -> np.ndarray:
-    """RSSI (mA) ``[gain, channel, bias]`` over the scan, all channels stepped together."""
+    """Measure RSSI over the scan, all channels stepped together.
+
+    Parameters
+    ----------
+    fixture : the optical fixture driver (:class:`hal.instruments.optical.OpticalFixture`).
+    ctx : the step context (progress: one unit per bias point and gain).
+    params : gains, settling time and readings per point.
+    channels : optical channels to scan.
+    bias : the laser bias values (DAC).
+
+    Returns
+    -------
+    RSSI in mA, ``[gain, channel, bias]`` (mean of ``params.readings`` readings).
+    """
     rssi = np.full((len(params.gains), len(channels), bias.size), np.nan)
     ctx.progress.start(len(params.gains) * bias.size, "points", "pohbias")
     for gi, gain in enumerate(params.gains):
