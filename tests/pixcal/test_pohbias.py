@@ -3,6 +3,8 @@ fixture served on 127.0.0.1, judged against the module's optical truth."""
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 from sim_runs import run_steps
@@ -112,8 +114,12 @@ def test_cli_instrument_option_and_sim_twin(tmp_path, capsys):
     url = "sim://module?seed=6&tbm=tbm09c&defects=none"
     plan = tmp_path / "poh.toml"
     plan.write_text('[[steps]]\nprocedure = "pohbias"\nsettle_ms = 0\ngains = [2]\n')
-    main(["run", str(plan), "--target", url, "--instrument", f"optical={url}",
-          "--out", str(tmp_path / "runs")])
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        main(["run", str(plan), "--target", url, "--instrument", f"optical={url}",
+              "--out", str(tmp_path / "runs")])
+    finally:  # `pixcal run` ignores Ctrl-C once its run is closed: not for the later tests
+        signal.signal(signal.SIGINT, handler)
     path = capsys.readouterr().out.strip().splitlines()[-1]
     run = RunFile(path)
     chosen = run.dataset("pohbias", "bias_chosen")[0]
