@@ -61,3 +61,69 @@ def test_scurve_lines_window_fill_and_dummy():
     assert lines[2] == dummy and lines[3] == dummy  # start not at 0; no threshold
     last = [int(v) for v in lines[4].split()]
     assert last[1] == 29 and last[-1] == 50
+
+
+def test_root_export_reads_back_with_uproot_as_the_same_maps(tmp_path):
+    import uproot
+
+    from pixcal.review.root_export import ROOT_MAPS, histogram_name
+    from pixcal.store import RunFile
+
+    run = make_run(tmp_path / "run.h5")
+    out = tmp_path / "run.root"
+    done = subprocess.run([sys.executable, "-m", "pixcal", "export", str(run), "--root",
+                           str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rf = RunFile(run)
+    compared = 0
+    with uproot.open(out) as f:
+        for step in rf.steps():
+            for dataset in step.datasets:
+                where = ROOT_MAPS.get((step.procedure, dataset))
+                if where is None:
+                    continue
+                maps = rf.dataset(step.key, dataset)
+                for roc in range(maps.shape[0]):
+                    hist = f[histogram_name(*where, roc)]
+                    assert hist.classname == "TH2D"
+                    values = hist.values()
+                    assert values.shape == (52, 80)  # x = column, y = row
+                    np.testing.assert_array_equal(values, np.nan_to_num(maps[roc], nan=0.0))
+                    compared += 1
+    assert compared >= 16 * 4  # alive, mask, address, trims, thresholds, ...
+
+
+def test_export_needs_a_target(tmp_path):
+    run = make_run(tmp_path / "run.h5")
+    done = subprocess.run([sys.executable, "-m", "pixcal", "export", str(run)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "--pxar" in done.stderr and "--root" in done.stderr
+
+
+def test_pxar_export_of_a_run_is_byte_identical_to_the_real_module_files(tmp_path):
+    """A run started from the real FPIX module's pXar files that changes no setting exports
+    the very same parameter files."""
+    from pathlib import Path
+
+    fpix = Path(__file__).parents[1] / "data" / "pxar" / "fpix-module-P-A-3-15"
+    plan = tmp_path / "alive.toml"
+    plan.write_text('name = "alive"\n[[steps]]\nprocedure = "alive"\nntrig = 2\n'
+                    'mask_test = false\n')
+    done = subprocess.run([sys.executable, "-m", "pixcal", "run", str(plan), "--target",
+                           "sim://module?seed=3&defects=none", "--config", str(fpix),
+                           "--module-id", "P-A-3-15", "--out", str(tmp_path / "runs")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    (run,) = (tmp_path / "runs").glob("*.h5")
+    out = tmp_path / "pxar"
+    done = subprocess.run([sys.executable, "-m", "pixcal", "export", str(run), "--pxar",
+                           str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    compared = []
+    for name in sorted(p.name for p in out.iterdir()):
+        if (fpix / name).exists() and name.startswith(("dacParameters", "trimParameters",
+                                                        "tbmParameters")):
+            assert (out / name).read_bytes() == (fpix / name).read_bytes(), name
+            compared.append(name)
+    assert len(compared) >= 2 * 16 + 2, compared
