@@ -22,7 +22,7 @@ def export(run_file: Path, pxar_dir: Path | None, root_file: Path | None) -> Non
 
     \b
     Example:
-      pixcal export runs/M1234_fulltest_20260101T120000Z.h5 --root M1234.root
+      pixcal export runs/M1234_pretest_20260101T120000Z.h5 --root M1234.root
     """
     from pixcal.errors import InputFileError, UserError
 

@@ -36,10 +36,10 @@ class ScurvesParams(Params):
     vcal_min: int | None = Field(None, ge=0, le=254, description="first Vcal (None: automatic)")
     vcal_max: int | None = Field(None, ge=1, le=255, description="last Vcal (None: automatic)")
     vcal_step: int = Field(1, ge=1, le=16, description="Vcal step of the fine scan")
-    prescan_step: int = Field(5, ge=1, le=32, description="Vcal step of the pre-scan")
-    prescan_ntrig: int = Field(4, ge=1, le=100, description="injections per pre-scan point")
+    prescan_step: int = Field(8, ge=1, le=32, description="Vcal step of the pre-scan")
+    prescan_ntrig: int = Field(3, ge=1, le=100, description="injections per pre-scan point")
     prescan_max: int = Field(160, ge=10, le=255, description="last Vcal of the pre-scan")
-    margin_vcal: int = Field(6, ge=2, le=60,
+    margin_vcal: int = Field(5, ge=2, le=60,
                              description="Vcal added below and above the threshold quantiles")
 
 

