@@ -16,6 +16,9 @@ from pixcal.errors import UserError
 
 T = TypeVar("T")
 
+#: how long to wait for a Dask scheduler to answer before giving up
+CONNECT_TIMEOUT = "10s"
+
 #: arguments sent to a worker process at a time (fewer round trips for many small files)
 _CHUNK = 8
 
@@ -69,7 +72,7 @@ def _on_dask(func: Callable[[Any], T], args: Sequence[Any], scheduler: Any) -> I
         yield from _gather(scheduler, func, args)
         return
     try:
-        client = Client(scheduler, timeout="10s", set_as_default=False)
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UserError(f"{scheduler}: cannot reach the Dask scheduler "
                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
