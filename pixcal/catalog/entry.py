@@ -151,10 +151,3 @@ def read_entry(path: str | os.PathLike[str], sha256: str | None = None) -> Entry
     }
     return Entry(row, [{"run_id": run_id, **r} for r in rows])
 
-
-def read_or_report(path: str | os.PathLike[str]) -> Entry | Unreadable:
-    """:func:`read_entry`, with a failure returned as :class:`Unreadable` (for worker pools)."""
-    try:
-        return read_entry(path)
-    except ValueError as exc:
-        return Unreadable(str(path), str(exc))
