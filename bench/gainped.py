@@ -2,7 +2,8 @@
 
 * ``fit``: the vectorised PH-curve fit (pixcal.analysis.phfit) of all 66,560 pixels vs
   ``scipy.optimize.curve_fit`` pixel by pixel on the same data - the simulator's true erf curves
-  at the gainped default points (both ranges), with 5-hit PH noise, clipped like the ADC.
+  at the gainped default points (both ranges), with the PH noise of ``ntrig``-hit means (the
+  simulator's per-hit noise), clipped like the ADC.
   curve_fit runs on ``CURVE_FIT_PIXELS`` random pixels (the whole module would take minutes;
   ``--all`` fits every pixel) and its time is scaled to 66,560. Agreement = the two fits'
   parameters on the same pixels; accuracy = against the true parameters.
@@ -30,6 +31,7 @@ def _data(rng):
     from simulators.address import build_module
     from simulators.physics import truth_ph
     from simulators.physics.chip import default_dac_registers
+    from simulators.physics.constants import PULSE_HEIGHT
 
     module = build_module(ADDRESS)
     dacs = default_dac_registers(16, module.roc_type.name).copy()
@@ -40,7 +42,7 @@ def _data(rng):
     x = np.concatenate([low, high]).astype(float)
     true = truth_ph.phcal_parameters(module.truth, dacs).reshape(-1, 4)
     y = true[:, 3:4] * (_erf((x - true[:, 0:1]) / true[:, 1:2]) + true[:, 2:3])
-    y = np.clip(y + rng.normal(0, 1.2 / np.sqrt(p.ntrig), y.shape), 0, 255)
+    y = np.clip(y + rng.normal(0, PULSE_HEIGHT.hit_sd / np.sqrt(p.ntrig), y.shape), 0, 255)
     return x, y, (y > 2) & (y < 252), true
 
 

@@ -1,7 +1,8 @@
 """The connection factory: a board address -> an open transport or a checked :class:`Board`.
 
 ``sim://...`` addresses become an in-process simulated board behind a
-:class:`hal.transport.PipeTransport` - the one place in pixcal that imports the simulator; every
+:class:`hal.transport.PipeTransport` (or, for a bench instrument, its simulated twin served on
+127.0.0.1) - the one place in pixcal that imports the simulator; every
 other address (``usb://DTB_...``, ``socket://HOST:PORT``, a device path, a pyserial URL) is
 opened by :func:`hal.transport.open_transport`. Procedures only ever see the resulting Board,
 so a simulated and a real board are driven by the same code and the same bytes.
@@ -204,3 +205,20 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT_S,
     rpc = RpcClient(PipeTransport(server.feed, name=url), timeout=timeout)
     rpc.check_compatibility()
     return Connection(Board(rpc), url, simulated=server.handler)
+
+
+def serve_simulated_instrument(kind: str, url: str):
+    """Serve the simulated instrument ``kind`` of the module at ``url`` (``sim://...``) on
+    127.0.0.1 (a free port; see ``.port``) in a background thread; ``close()`` stops it.
+
+    The instrument is then opened through pyvisa like a real one, so its driver runs unchanged.
+    """
+    from simulators.instruments import build_twin
+    from simulators.servers import TcpServer
+
+    try:
+        twin = build_twin(kind, url)
+    except (ValueError, KeyError, OSError) as exc:
+        message = str(exc).strip("'\"")
+        raise UserError(message if message.startswith(url) else f"{url}: {message}") from None
+    return TcpServer(twin, "127.0.0.1", 0).start()

@@ -9,6 +9,9 @@ and the field::
     dut = "module"                  # "module", "roc" or "any" (default)
     continue_on_error = false       # default for every step
 
+    [instruments]                   # bench instruments by role (pixcal.instruments)
+    optical = "TCPIP::127.0.0.1::5025::SOCKET"
+
     [defaults]                      # applied to every step whose procedure has the parameter
     ntrig = 10
 
@@ -24,7 +27,7 @@ and the field::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,10 +36,12 @@ from pydantic import ValidationError
 
 from pixcal import procedures
 from pixcal.errors import InputFileError
+from pixcal.instruments import parse_instrument_table
 from pixcal.tomltext import key_lines, line_of, loads, read_text
 
 STEP_KEYS = {"procedure", "name", "continue_on_error"}
-PLAN_KEYS = {"name", "description", "dut", "continue_on_error", "defaults", "steps"}
+PLAN_KEYS = {"name", "description", "dut", "continue_on_error", "defaults", "steps",
+             "instruments"}
 DUT_KINDS = ("module", "roc", "any")
 #: a plan is a few kB; anything above this is refused before it is parsed
 MAX_PLAN_BYTES = 4_000_000
@@ -65,9 +70,11 @@ class Plan:
     dut: str
     steps: tuple[Step, ...]
     source: str
+    instruments: dict[str, str] = field(default_factory=dict)
 
     def as_document(self) -> dict[str, Any]:
         """The resolved plan (every default filled in) as plain data, for the results file."""
+        extra = {"instruments": dict(self.instruments)} if self.instruments else {}
         return {
             "name": self.name,
             "description": self.description,
@@ -78,7 +85,7 @@ class Plan:
                  "continue_on_error": s.continue_on_error, "params": s.params_dict()}
                 for s in self.steps
             ],
-        }
+        } | extra
 
 
 def shipped_plans_dir() -> Path:
@@ -142,7 +149,9 @@ def parse_plan(data: dict[str, Any], source: str = "<plan>",
         _step(i, raw, defaults, default_coe, fail) for i, raw in enumerate(raw_steps)
     )
     _check_defaults_used(defaults, steps, fail)
-    return Plan(name, _text(data, "description", fail, default=""), dut, steps, source)
+    instruments = parse_instrument_table(data.get("instruments", {}), source)
+    return Plan(name, _text(data, "description", fail, default=""), dut, steps, source,
+                instruments)
 
 
 def _text(data: dict[str, Any], key: str, fail: Any, default: str) -> str:

@@ -31,6 +31,7 @@ from pixcal.config.fromrun import step_config_name
 from pixcal.diskspace import check_free_space
 from pixcal.dutconfig import from_dut, to_dut
 from pixcal.errors import UserError
+from pixcal.instruments import Instruments
 from pixcal.plan import Plan, Step
 from pixcal.procedures import get as get_procedure
 from pixcal.procedures.base import (
@@ -70,6 +71,7 @@ class RunRequest:
     out_dir: Path = DEFAULT_OUT
     operator: str = ""
     site: str = ""
+    instruments: dict[str, str] = field(default_factory=dict)  # over the plan's [instruments]
 
 
 @dataclass
@@ -133,6 +135,7 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
     outcome = RunOutcome(writer.path, "running", config=cfg)
     api = Measurement(board, to_dut(cfg))
     t_start = time.monotonic()
+    instruments = Instruments(request.plan.instruments | request.instruments)
     try:
         guard.release()  # a signal that came while the file was made interrupts here
         progress.run_file(writer.path)
@@ -140,7 +143,8 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
         api.setup()
         ia, id_ = api.power_on()
         progress.message(f"module powered: IA {ia * 1e3:.1f} mA, ID {id_ * 1e3:.1f} mA")
-        _run_steps(request.plan, api, writer, connection, progress, outcome, guard)
+        _run_steps(request.plan, api, writer, connection, progress, outcome, guard,
+                   instruments)
     except KeyboardInterrupt as exc:
         outcome.status, outcome.error = "interrupted", interrupt_reason(exc)
     except StoreError as exc:
@@ -152,6 +156,9 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
         log.exception("run aborted")
     finally:
         with guard.shutdown():
+            for problem in instruments.close():  # safe state first (HV down, then module off)
+                progress.message(f"WARNING: {problem}")
+                outcome.problems.append(problem)
             _backstop(api, connection, writer, cfg, outcome, progress, t_start)
         if guard.pending:
             log.warning("signal received while shutting down safely; the run was closed first")
@@ -165,7 +172,8 @@ def _check_dut_kind(plan: Plan, cfg: ModuleConfig) -> None:
 
 
 def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
-               progress: StepProgress, outcome: RunOutcome, guard: SignalGuard) -> None:
+               progress: StepProgress, outcome: RunOutcome, guard: SignalGuard,
+               instruments: Instruments) -> None:
     stop_reason = ""
     try:
         for step in plan.steps:
@@ -173,7 +181,8 @@ def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
                 with guard.held():
                     _skip(writer, step, stop_reason, outcome)
                 continue
-            status = _run_step(step, api, writer, connection, progress, outcome, guard)
+            status = _run_step(step, api, writer, connection, progress, outcome, guard,
+                               instruments)
             outcome.steps.append((step.name, status))
             if status == "failed":
                 outcome.status = "failed"
@@ -201,7 +210,8 @@ def _skip(writer: RunWriter, step: Step, reason: str, outcome: RunOutcome) -> No
 
 
 def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
-              progress: StepProgress, outcome: RunOutcome, guard: SignalGuard) -> str:
+              progress: StepProgress, outcome: RunOutcome, guard: SignalGuard,
+              instruments: Instruments) -> str:
     """One step; its start and its end are each one change of the file that no signal splits
     (a signal in between interrupts the step, which is then stored ``interrupted``)."""
     procedure = get_procedure(step.procedure)()
@@ -216,7 +226,7 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         bar = progress.step_started(step, procedure.unit)
         if getattr(procedure, "progress_from_loops", False):
             api.progress = _points_to(bar)
-        ctx = StepContext(api=api, progress=bar, log=progress.message)
+        ctx = StepContext(api=api, progress=bar, log=progress.message, instruments=instruments)
         result = procedure.run(ctx, step.params)
     except ProcedureFailed as exc:
         status, error, result = "failed", str(exc), exc.partial

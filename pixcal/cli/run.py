@@ -28,8 +28,12 @@ from pixcal.runner import DEFAULT_OUT, DEFAULT_TARGET, RunRequest, run_plan
               default=DEFAULT_OUT, show_default=True, help="Folder for the results file.")
 @click.option("--operator", default="", help="Who runs the test (stored in the file).")
 @click.option("--site", default="", help="Where the test runs (stored in the file).")
+@click.option("--instrument", "-i", "instruments", multiple=True, metavar="NAME=ADDRESS",
+              help="A bench instrument for the steps that need one, e.g. "
+                   "optical=TCPIP::127.0.0.1::5025::SOCKET (or optical=sim://module?seed=7, the "
+                   "simulated twin); overrides the plan's [instruments]. Repeatable.")
 def run(plan: str, target: str | None, config: Path | None, module_id: str | None,
-        out_dir: Path, operator: str, site: str) -> None:
+        out_dir: Path, operator: str, site: str, instruments: tuple[str, ...]) -> None:
     """Run a test PLAN (a .toml file or the name of a shipped plan) on a module.
 
     \b
@@ -45,11 +49,13 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
     """
     from pixcal.config.fromrun import peek_config
     from pixcal.connect import connect, describe_config
+    from pixcal.instruments import parse_instrument_option
     from pixcal.plan import load_plan
     from pixcal.runner import prepare_out_dir
 
     console = cli_console(stderr=True)
     parsed = load_plan(plan)
+    named = dict(parse_instrument_option(text) for text in instruments)
     prepare_out_dir(out_dir)
     described = None if config is None else describe_config(peek_config(config))
     if target is None:
@@ -61,7 +67,7 @@ def run(plan: str, target: str | None, config: Path | None, module_id: str | Non
         target = connection.url
     if config is None:
         _say_what_is_assumed(console, connection)
-    request = RunRequest(parsed, target, config, module_id, out_dir, operator, site)
+    request = RunRequest(parsed, target, config, module_id, out_dir, operator, site, named)
     from pixcal.cli.progress import RichStepProgress
 
     progress = RichStepProgress(console)

@@ -8,13 +8,15 @@ from pixcal.cli.lazy import LazyGroup
 
 SUBCOMMANDS: dict[str, str] = {
     "serve": "pixcal.cli.sim_serve:serve",
+    "serve-instrument": "pixcal.cli.sim_instrument:serve_instrument",
     "truth": "pixcal.cli.sim_truth:truth",
 }
 
 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
 def sim() -> None:
-    """Simulated boards: a module or bare ROC that speaks the DTB's bytes.
+    """Simulated boards (a module or bare ROC that speaks the DTB's bytes) and their bench
+    instruments (serve-instrument: the optical fixture, answering from the module's truth).
 
     \b
     A simulated board is named by a URL:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from hal.transport.tcp import is_loopback
@@ -32,6 +34,19 @@ def serve(address: str, host: str, port: int, use_pty: bool) -> None:
             )
     click.echo(f"serving {address} on {server.url} (Ctrl-C stops)", err=True)
     click.echo(server.url)  # stdout: just the address, for scripts
+    serve_until_interrupted(server)
+
+
+def tcp_server(target: Any, host: str, port: int) -> Any:
+    """A :class:`simulators.servers.TcpServer` for ``target`` on ``host:port`` (a port that
+    cannot be bound is a one-line error naming the address and what to do)."""
+    from simulators.servers import TcpServer
+
+    return TcpServer(target, host, port)
+
+
+def serve_until_interrupted(server: Any) -> None:
+    """Serve in this thread until Ctrl-C, then release the server."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:

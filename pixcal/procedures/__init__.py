@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "tbmphase": "pixcal.procedures.tbmphase:TbmPhase",
     "timing": "pixcal.procedures.timing:Timing",
     "readback": "pixcal.procedures.readback:Readback",
+    "pohbias": "pixcal.procedures.pohbias:PohBias",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Protocol
 
@@ -80,11 +80,21 @@ class StepContext:
     api : hal.api.Measurement - the measurement level (maps, scans, currents, programming).
     progress : where to report progress.
     log : callable taking one message line (shown to the operator and kept in the summary).
+    instruments : the run's bench instruments by role name (``ctx.instruments["optical"]``),
+        opened on first use; asking for one the run was not given fails the step
+        (:class:`pixcal.instruments.Instruments`).
     """
 
     api: Any
     progress: Progress = field(default_factory=NullProgress)
     log: Callable[[str], None] = print
+    instruments: Mapping[str, Any] = field(default_factory=lambda: _no_instruments())
+
+
+def _no_instruments() -> Mapping[str, Any]:
+    from pixcal.instruments import Instruments
+
+    return Instruments()
 
 
 class Procedure(Protocol):

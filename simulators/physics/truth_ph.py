@@ -9,8 +9,10 @@ Pure functions of the ground truth and a set of programmed DACs (``dacs`` uint8
   :data:`LINEAR_VCAL` (50, 60, ..., 250) - the same points and the same estimator the gain/pedestal
   procedure uses on its measured means, so a perfect measurement gives exactly this.
 * **PH parameters**: pXar's ``phCalibrationFitErr`` parameters ``p0..p3`` of
-  ``PH = p3 * (erf((Vcal - p0) / p1) + p2)`` (Vcal in low-range units) that reproduce the
-  simulator's PH model at those DACs exactly wherever it is not clipped to 0..255.
+  ``PH = p3 * (erf((Vcal - p0) / p1) + p2)`` (Vcal in low-range units) of the erf part of the
+  simulator's analog PH model at those DACs. The model rises beyond that erf above Vcal ~500
+  (docs/simulator.md §3.4), so an erf fitted to the readings has other parameters: judge a
+  measured fit against the same fit of :func:`ph_curve` at the measured points.
 """
 
 from __future__ import annotations
@@ -41,14 +43,21 @@ def injected_ph(truth: GroundTruth, dacs: np.ndarray, vcal: float, high_range: b
     Returns float ``[n_rocs, 52, 80]``. The PH model ignores the threshold: below it the pixel
     gives no hit, and this is the PH it would have.
     """
+    return frontend.adc_mean(analog_ph(truth, dacs, vcal, high_range), PULSE_HEIGHT.hit_sd)
+
+
+def analog_ph(truth: GroundTruth, dacs: np.ndarray, vcal: float, high_range: bool = False
+              ) -> np.ndarray:
+    """Mean analog PH (ADC counts, before the ADC's noise and clipping; may lie outside
+    0..255) for an injection like :func:`injected_ph`: float ``[n_rocs, 52, 80]``."""
     c = truth.chip
     dacs = np.asarray(dacs)
     factor = c.high_range if high_range else np.ones(truth.n_rocs)
     charge = float(vcal) * np.asarray(factor, float)[:, None, None]
-    return frontend.ph_mean(charge, c.p0, c.p1, c.p2, c.p3,
-                            dacs[:, REG_PHSCALE][:, None, None],
-                            dacs[:, REG_PHOFFSET][:, None, None],
-                            c.ph_gain[:, None, None], c.ph_offset[:, None, None], c.anchors)
+    return frontend.ph_analog(charge, c.p0, c.p1, c.p2, c.p3,
+                              dacs[:, REG_PHSCALE][:, None, None],
+                              dacs[:, REG_PHOFFSET][:, None, None],
+                              c.ph_gain[:, None, None], c.ph_offset[:, None, None], c.anchors)
 
 
 def gain_pedestal(truth: GroundTruth, dacs: np.ndarray, vcal=LINEAR_VCAL

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from ph_setup import measurement
 
+from pixcal.analysis import phfit
 from pixcal.procedures import get
 from pixcal.procedures.base import StepContext
 from pixcal.procedures.gainped import NO_RESPONSE, PARTIAL_LINEAR, GainPedParams
@@ -63,7 +64,8 @@ def test_phopt_validation_maps_are_the_true_ph(optimised):
     true = truth_ph.injected_ph(truth, api.dut.dacs, PhOptParams().vcal_low)
     seen = np.isfinite(measured) & live(truth)
     assert seen.mean() > 0.98
-    assert np.mean(np.abs(measured[seen] - true[seen]) < 2.0) > 0.99  # 5 hits, 1.2 ADC noise
+    # the mean of 5 hits with 3.0 ADC noise each: sd 1.34 ADC; 3 sd = 4.0 (99.7 %)
+    assert np.mean(np.abs(measured[seen] - true[seen]) < 4.0) > 0.99
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +105,28 @@ def test_high_range_factor_and_curve_parameters(gains):
     assert result.summary["high_range_factor"][0] == pytest.approx(
         float(truth_ph.high_range_factor(truth)[0]), rel=0.005)
     fitted = result.datasets["phcal"].data
-    true = truth_ph.phcal_parameters(truth, api.dut.dacs)
+    true = _curve_fit_of_the_truth(truth, api.dut.dacs, result)
     ok = live(truth)
-    for i, tol in enumerate((0.03, 0.06, 0.06, 0.04)):  # p0..p3, 95 % of the pixels
+    # p0..p3, 95 % of the pixels: the statistical spread of a 4-parameter fit to 10-hit means
+    # with 3.0 ADC per-hit noise (1.8 x that of the former 5 hits with 1.2 ADC)
+    for i, tol in enumerate((0.05, 0.10, 0.10, 0.07)):
         rel = np.abs(fitted[..., i] / true[..., i] - 1)[ok]
         assert np.nanquantile(rel, 0.95) < tol, (i, np.nanquantile(rel, 0.95))
+
+
+def _curve_fit_of_the_truth(truth, dacs, result):
+    """The procedure's fit applied to the true mean readings at the points it measured (high
+    range at the ROC's true factor), usable where the true mean is off the ADC floor/ceiling.
+
+    Not ``truth_ph.phcal_parameters``: that is the erf part of the model, and the readings rise
+    beyond it above Vcal ~500 (docs/simulator.md §3.4, §8.1)."""
+    vcal = [np.asarray(result.datasets[f"ph_vs_vcal_{r}"].attrs["vcal"], float)
+            for r in ("low", "high")]
+    x = np.concatenate([vcal[0], vcal[1] * truth_ph.high_range_factor(truth)[0]])
+    y = truth_ph.ph_curve(truth, dacs, x)[0]
+    params, status = phfit.fit_curves(x, y, (y >= 2) & (y <= 252), "erf")
+    assert (status == phfit.FIT_OK).mean() > 0.99
+    return params[None]
 
 
 def test_phopt_that_cannot_converge_is_flagged_and_falls_back(tmp_path):
