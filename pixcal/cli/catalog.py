@@ -13,7 +13,14 @@ DB_HELP = ("The catalogue: a SQLite file path or a database URL (postgresql://us
 
 @click.group()
 def catalog() -> None:
-    """The catalogue of run files: module, site, plan, status, grade and key figures per run."""
+    """The catalogue of run files: module, site, plan, status, grade and key figures per run.
+
+    \b
+    Examples:
+      pixcal catalog add runs/          every run under runs/ into ./pixcal-catalog.sqlite
+      pixcal catalog list               the catalogued runs, oldest first
+      pixcal catalog list --json        every run with its steps' figures
+    """
 
 
 @catalog.command()
