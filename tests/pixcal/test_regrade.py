@@ -63,7 +63,9 @@ def test_process_pool_equals_serial(serial, cuts_file):
     assert all(equal_nan(a.grade, b.grade) for a, b in zip(pooled, expected, strict=True))
 
 
-def test_dask_local_cluster_equals_serial(serial, cuts_file):
+def test_dask_local_cluster_equals_serial(serial, cuts_file, tmp_path):
+    from pixcal.catalog import add_runs, list_runs, open_catalog
+
     distributed = pytest.importorskip("distributed")
     files, expected = serial
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
@@ -74,10 +76,17 @@ def test_dask_local_cluster_equals_serial(serial, cuts_file):
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         on_dask = regrade_files(files, load_cuts(cuts_file), scheduler=cluster.scheduler_address)
         by_client = regrade_files(files, load_cuts(cuts_file), scheduler=client)
+        catalogues = [open_catalog(str(tmp_path / f"{name}.sqlite")) for name in "sd"]
+        reports = [add_runs(catalogues[0], files, workers=1),
+                   add_runs(catalogues[1], files, scheduler=client)]
     for result in (on_dask, by_client):
         assert [(r.path, r.run_id, r.error) for r in result] == \
             [(r.path, r.run_id, r.error) for r in expected]
         assert all(equal_nan(a.grade, b.grade) for a, b in zip(result, expected, strict=True))
+    assert reports[0] == reports[1] and len(reports[0].added) == 5
+    rows = [[{k: v for k, v in r.items() if k != "catalogued_utc"}
+             for r in list_runs(c, with_steps=True)] for c in catalogues]
+    assert rows[0] == rows[1]
 
 
 def test_unreachable_scheduler_is_one_line(campaign, cuts_file, capsys, monkeypatch):
