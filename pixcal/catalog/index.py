@@ -107,14 +107,17 @@ def add_runs(engine: Engine, files: Sequence[str | os.PathLike[str]], *,
         else:
             known.add(checksum)  # the same bytes twice in one call: catalogued once
             jobs.append((str(path), checksum))
-    entries = []
+    batch: list[Entry] = []  # written as the results come: memory bounded by the batch
     for result in run_many(_read, jobs, workers=workers, scheduler=scheduler):
         if isinstance(result, Unreadable):
             report.failed.append(result)
-        else:
-            entries.append(result)
-    for start in range(0, len(entries), _BATCH):
-        _write(engine, entries[start:start + _BATCH], report)
+            continue
+        batch.append(result)
+        if len(batch) == _BATCH:
+            _write(engine, batch, report)
+            batch = []
+    if batch:
+        _write(engine, batch, report)
     return report
 
 
