@@ -176,3 +176,19 @@ def test_cli_bad_database_is_one_line(tmp_path, capsys):
         assert code == 2, db
         assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
         assert "Traceback" not in err
+
+
+def test_small_batches_store_the_same_rows(folder, tmp_path, monkeypatch):
+    files, _ = find_run_files([folder])
+    whole = open_catalog(str(tmp_path / "whole.sqlite"))
+    add_runs(whole, files)
+    monkeypatch.setattr("pixcal.catalog.index._BATCH", 2)
+    batched = open_catalog(str(tmp_path / "batched.sqlite"))
+    report = add_runs(batched, files, workers=2)
+    assert len(report.added) == 5 and len(report.failed) == 2
+
+    def rows(engine):
+        return [{k: v for k, v in r.items() if k != "catalogued_utc"}
+                for r in list_runs(engine, with_steps=True)]
+
+    assert rows(batched) == rows(whole)
