@@ -57,7 +57,3 @@ steps = Table(
     Column("threshold_rms_vcal", Float),
     Column("i150_ua", Float),
 )
-
-#: the columns of a run row that a file provides (everything but the catalogue's own time)
-RUN_COLUMNS = tuple(c.name for c in runs.columns if c.name != "catalogued_utc")
-STEP_COLUMNS = tuple(c.name for c in steps.columns)

@@ -192,3 +192,20 @@ def test_small_batches_store_the_same_rows(folder, tmp_path, monkeypatch):
                 for r in list_runs(engine, with_steps=True)]
 
     assert rows(batched) == rows(whole)
+
+
+def test_migrations_build_the_tables_the_queries_use(tmp_path):
+    from sqlalchemy import inspect
+
+    from pixcal.catalog.schema import metadata
+
+    engine = open_catalog(str(tmp_path / "cat.sqlite"))
+    found = inspect(engine)
+    for table in metadata.sorted_tables:
+        columns = {c["name"]: c for c in found.get_columns(table.name)}
+        assert list(columns) == [c.name for c in table.columns], table.name
+        for column in table.columns:
+            assert columns[column.name]["nullable"] == (column.nullable and
+                                                        not column.primary_key), column.name
+        keys = found.get_pk_constraint(table.name)["constrained_columns"]
+        assert keys == [c.name for c in table.primary_key.columns]
