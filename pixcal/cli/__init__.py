@@ -19,12 +19,14 @@ from pixcal.errors import UserError
 # command name -> "module:attribute" (a click command or group)
 COMMANDS: dict[str, str] = {
     "board": "pixcal.cli.board:board",
+    "catalog": "pixcal.cli.catalog:catalog",
     "config": "pixcal.cli.config:config",
     "decode": "pixcal.cli.decode:decode",
     "export": "pixcal.cli.export:export",
     "grade": "pixcal.cli.grade:grade",
     "plan": "pixcal.cli.plans:plan",
     "plans": "pixcal.cli.plans:plans",
+    "regrade": "pixcal.cli.regrade:regrade",
     "report": "pixcal.cli.report:report",
     "run": "pixcal.cli.run:run",
     "show": "pixcal.cli.show:show",
