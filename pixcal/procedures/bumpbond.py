@@ -32,9 +32,9 @@ class BumpBondParams(Params):
 
     vcal: int = Field(250, ge=0, le=255, description="sensor injection (Vcal, high range)")
     ntrig: int = Field(5, ge=1, le=100, description="injections per VthrComp point")
-    vthrcomp_min: int = Field(0, ge=0, le=254, description="first VthrComp")
+    vthrcomp_min: int = Field(20, ge=0, le=254, description="first VthrComp")
     vthrcomp_max: int = Field(149, ge=1, le=255, description="last VthrComp")
-    vthrcomp_step: int = Field(2, ge=1, le=16, description="VthrComp step")
+    vthrcomp_step: int = Field(3, ge=1, le=16, description="VthrComp step")
     nsigma: float = Field(5.0, gt=0, description="cut: widths of the good-bump peak")
     min_distance: float = Field(5.0, ge=0,
                                 description="cut: at least this far beyond the half maximum")

@@ -63,7 +63,7 @@ class TrimParams(Params):
     repair_rounds: int = Field(3, ge=0, le=15,
                                description="maps at most to move pairs that miss the target")
     verify_ntrig: int = Field(12, ge=2, le=500, description="injections of the final S-curves")
-    verify_margin: int = Field(8, ge=3, le=40, description="final S-curves: target +- this")
+    verify_margin: int = Field(7, ge=3, le=40, description="final S-curves: target +- this")
     tolerance_vcal: int = Field(3, ge=1, le=20, description="untrimmable beyond this distance")
     pxar_ntrig: int = Field(8, ge=1, le=200, description="method pxar: injections (pXar: 8)")
 

@@ -45,7 +45,7 @@ class TrimBitsParams(Params):
     vcal_step: int = Field(2, ge=1, le=8, description="Vcal step of the S-curves")
     vtrims: list[int] = Field([254, 126, 63, 32], min_length=4, max_length=4,
                               description="Vtrim while bit 0, 1, 2, 3 is cleared")
-    shift_room: int = Field(16, ge=5, le=120,
+    shift_room: int = Field(12, ge=5, le=120,
                             description="Vcal added below the reference range for the shifts")
     min_shift_vcal: float = Field(2.0, gt=0, description="a shift below this is a dead bit")
     min_shift_fraction: float = Field(0.5, gt=0, lt=1,
@@ -91,8 +91,10 @@ class TrimBits:
                 for bit in range(N_BITS):
                     dut.trims[:] = 15 - (1 << bit)
                     api.set_dac("vtrim", params.vtrims[bit])
+                    # a working bit moves every threshold down: the top of the range can
+                    # come down a little (a dead bit at the very top is re-measured below)
                     thr = self._thresholds(api, ledger, params,
-                                           max(low - params.shift_room, 0), high)
+                                           max(low - params.shift_room, 0), max(high - 4, low))
                     shift[..., bit] = ref - thr
                     ctx.progress.advance(1)
                 # suspects: a small shift, or no threshold with the bit cleared (a dead bit of
@@ -133,7 +135,10 @@ class TrimBits:
     @staticmethod
     def _thresholds(api, ledger, params: TrimBitsParams, low: int, high: int) -> np.ndarray:
         counts, vcal = calib.scurves(api, ledger, low, high, params.ntrig, params.vcal_step)
-        return sc.fit_erf(counts, vcal, params.ntrig).threshold
+        fitted = sc.fit_erf(counts, vcal, params.ntrig).threshold
+        # where the fit has no answer (a curve cut by the range, few points on the rise) the
+        # fit-free estimate still places the turn-on
+        return np.where(np.isfinite(fitted), fitted, sc.moments(counts, vcal, params.ntrig)[0])
 
 
 def _result(ref: np.ndarray, shift: np.ndarray, dead: np.ndarray, params: TrimBitsParams,
