@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from hal.dtb import LoopFlag
+from hal.scan import decoder_summary
 from pixcal.analysis import alive as ana
 from pixcal.procedures.base import Params, StepContext, StepResult
 from pixcal.store import Dataset
@@ -53,10 +54,10 @@ class Alive:
             if params.mask_test:
                 masked = api.efficiency_map(params.ntrig, masked=True)
                 mask = ana.mask_map(responses, masked.as_map(masked.responses))
-                stats = live.stats + masked.stats
+                scans = (live, masked)
             else:
                 mask = np.zeros(responses.shape, np.int8)
-                stats = live.stats
+                scans = (live,)
         counts = ana.per_roc_counts(responses, mask, address, params.ntrig)
         return StepResult(
             summary=counts,
@@ -66,5 +67,5 @@ class Alive:
                 "mask": Dataset(mask, {"meaning": "-1 mask defect, +1 ok, 0 undecidable"}),
                 "address": Dataset(address, {"meaning": "-1 wrong address, +1 ok, 0 no hit"}),
             },
-            decoder=stats.as_dict(),
+            decoder=decoder_summary(*scans),
         )

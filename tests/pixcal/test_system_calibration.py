@@ -195,3 +195,19 @@ def test_chained_trim_phopt_gainped_against_the_truth_maps(tmp_path):
     gain = RunFile(outcome.path).dataset("gainped", "gain")
     live = live_pixels(sim)
     assert np.mean(np.abs(gain / truth["gain"] - 1)[live] <= 0.05) >= 0.99
+
+
+def test_upsets_during_a_run_leave_the_same_maps_and_are_recorded(tmp_path):
+    """ROC and TBM single-event upsets at a rate that hits several times per run: the run
+    completes, the maps equal a clean run's, and every recovery is counted."""
+    steps = [{"procedure": "pretest", "find_timing": False},
+             {"procedure": "alive", "ntrig": 10, "mask_test": False}]
+    clean, _ = run_steps("sim://module?seed=6&defects=none", steps, tmp_path / "clean")
+    spec = tmp_path / "seu.toml"
+    spec.write_text("roc_seu_rate = 2e-6\ntbm_seu_rate = 2e-5\n")
+    hit, _ = run_steps(f"sim://module?seed=6&defects={spec}", steps, tmp_path / "seu")
+    assert clean.status == hit.status == "completed", hit.error
+    a, b = RunFile(clean.path), RunFile(hit.path)
+    np.testing.assert_array_equal(a.dataset("alive", "alive"), b.dataset("alive", "alive"))
+    decoder = b.step("alive").decoder
+    assert decoder["chunk_retries"] >= 1, decoder
