@@ -23,7 +23,7 @@ import tty
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from hal.transport.listen import listen, refuse_waiting
+from hal.transport.listen import listen, refuse_waiting, socket_url
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,7 @@ class TcpServer(_ServerThread):
     @property
     def url(self) -> str:
         """``socket://HOST:PORT`` of this server."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"socket://{host}:{self.port}"
+        return socket_url(self.host, self.port)
 
     def serve_forever(self) -> None:
         """Accept and serve clients until :meth:`close` (or the idle timeout)."""

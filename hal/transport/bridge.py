@@ -21,7 +21,7 @@ import time
 from hal.errors import TransportError, TransportTimeout
 from hal.rpc import CMD, DATA, MessageFramer
 from hal.transport import Transport
-from hal.transport.listen import listen, refuse_waiting
+from hal.transport.listen import listen, refuse_waiting, socket_url
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,7 @@ class Bridge:
     @property
     def url(self) -> str:
         """``socket://HOST:PORT`` clients connect to."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"socket://{host}:{self.port}"
+        return socket_url(self.host, self.port)
 
     def start(self) -> Bridge:
         """Serve in a daemon thread; returns self."""

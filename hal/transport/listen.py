@@ -50,6 +50,11 @@ def listen(host: str, port: int) -> socket.socket:
         raise TransportError(f"{where}: cannot listen there ({reason})") from None
 
 
+def socket_url(host: str, port: int) -> str:
+    """``socket://HOST:PORT`` clients connect to (IPv6 hosts in brackets)."""
+    return f"socket://[{host}]:{port}" if ":" in host else f"socket://{host}:{port}"
+
+
 def busy_notice(owner: tuple, since: float) -> bytes:
     """The notice sent to a refused client: who holds the board (HOST:PORT) since when."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(since))

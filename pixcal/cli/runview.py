@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
+
+from pixcal.store import duration_s
 
 #: Width the text is laid out for when the output is not a terminal.
 DEFAULT_WIDTH = 100
@@ -37,14 +38,6 @@ def hardware_total(header: Mapping[str, Any], steps: Sequence[Any]) -> float | N
         return float(total)
     known = [s.hardware_s for s in steps if s.hardware_s == s.hardware_s]
     return sum(known) if known else None
-
-
-def duration_s(started: str, finished: str) -> float | None:
-    """Seconds between two stored UTC stamps (None if the step did not finish)."""
-    if not finished or not started:
-        return None
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
-    return (datetime.strptime(finished, fmt) - datetime.strptime(started, fmt)).total_seconds()
 
 
 def header_lines(header: Mapping[str, Any], steps: Sequence[Any], width: int) -> list[str]:

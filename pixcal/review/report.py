@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from pixcal.analysis.grading_cuts import diff_cuts
 from pixcal.errors import UserError
 from pixcal.review import sections as sec
 from pixcal.review.grade import RunGrade, grade_run
-from pixcal.store import RunFile, StepInfo
+from pixcal.store import RunFile, StepInfo, duration_s
 
 HEADER_KEYS = ("module_id", "plan", "status", "error", "target", "operator", "site",
                "created_utc", "finished_utc", "hardware_s", "software_version", "sim_seed",
@@ -130,14 +129,8 @@ def _short(value: Any, limit: int = 160) -> str:
 
 
 def _duration(step: StepInfo) -> str:
-    if not step.finished_utc or not step.started_utc:
-        return "-"
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
-    try:
-        dt = datetime.strptime(step.finished_utc, fmt) - datetime.strptime(step.started_utc, fmt)
-    except ValueError:
-        return "-"
-    return f"{dt.total_seconds():.1f} s"
+    seconds = duration_s(step.started_utc, step.finished_utc)
+    return "-" if seconds is None else f"{seconds:.1f} s"
 
 
 def _config_diff(run: RunFile) -> list[tuple[str, str, str]]:

@@ -49,9 +49,23 @@ LIBVER = ("v110", "latest")
 RESERVE_MARGIN = 128 * 1024
 
 
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def duration_s(started: str, finished: str) -> float | None:
+    """Seconds between two stored UTC stamps (None if either is missing or unreadable)."""
+    if not finished or not started:
+        return None
+    try:
+        return (datetime.strptime(finished, UTC_FORMAT)
+                - datetime.strptime(started, UTC_FORMAT)).total_seconds()
+    except ValueError:
+        return None
+
+
 def utc_now() -> str:
     """The current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime(UTC_FORMAT)
 
 
 def _plain(value: Any) -> Any:
