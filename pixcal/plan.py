@@ -97,7 +97,17 @@ def shipped_plans_dir() -> Path:
 
 
 def shipped_plans() -> list[Path]:
-    return sorted(shipped_plans_dir().glob("*.toml"))
+    """The shipped run plans (qualification plans, which have ``[[stages]]``, are left out)."""
+    return sorted(p for p in shipped_plans_dir().glob("*.toml") if not is_qualification_plan(p))
+
+
+def is_qualification_plan(path: Path) -> bool:
+    """Whether ``path`` is a qualification plan (``pixcal qualify``), not a run plan."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(line.strip().startswith("[[stages]]") for line in text.splitlines())
 
 
 def resolve_plan_path(name_or_path: str) -> Path:
@@ -127,6 +137,9 @@ def parse_plan(data: dict[str, Any], source: str = "<plan>",
     def fail(message: str, *key: Any) -> InputFileError:
         return InputFileError(source, message, line_of(lines, *key))
 
+    if "stages" in data and "steps" not in data:
+        raise fail("this is a qualification plan (it has [[stages]]): run it with "
+                   "`pixcal qualify STATION PLAN`", "stages")
     unknown = set(data) - PLAN_KEYS
     if unknown:
         first = sorted(unknown)[0]

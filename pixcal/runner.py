@@ -72,6 +72,7 @@ class RunRequest:
     operator: str = ""
     site: str = ""
     instruments: dict[str, str] = field(default_factory=dict)  # over the plan's [instruments]
+    header: dict[str, Any] = field(default_factory=dict)  # more root attributes (qualification)
 
 
 @dataclass
@@ -101,6 +102,16 @@ class StepProgress:
 
     def run_file(self, path: Path) -> None:
         """The results file was created (a CLI starts the run log next to it)."""
+
+    def safe_point(self, step: Step) -> None:
+        """Called before each step starts: a caller may wait here (a qualification pauses while
+        the box is out of band) or raise KeyboardInterrupt to stop the run."""
+
+    def monitor_rows(self) -> dict[str, tuple[Any, str]]:
+        """Readings taken since the last call, to store in ``/monitor``: name -> (rows of
+        [unix time s, value], unit). Called at every step's start and end and at the run's
+        end."""
+        return {}
 
 
 def run_plan(request: RunRequest, connection: Any, progress: StepProgress | None = None
@@ -181,6 +192,7 @@ def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
                 with guard.held():
                     _skip(writer, step, stop_reason, outcome)
                 continue
+            progress.safe_point(step)
             status = _run_step(step, api, writer, connection, progress, outcome, guard,
                                instruments)
             outcome.steps.append((step.name, status))
@@ -221,6 +233,7 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
     status, error, result = "completed", "", StepResult()
     try:
         with guard.held():
+            _store_monitor(writer, progress)
             key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
             outcome.started.add(step.index)
         bar = progress.step_started(step, procedure.unit)
@@ -261,11 +274,22 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
             writer.write_config(step_config_name(key), json.loads(
                 from_dut(outcome.config, api.dut).to_json()), {})
         hw = _finish(writer, key, status, error, result, connection, hw0, wall0)
+        _store_monitor(writer, progress)
         progress.step_finished(step, status, hw)
     if error:
         progress.message(f"step {step.name} failed: {error}")
     outcome.problems += [f"{step.name}: {p}" for p in result.problems]
     return status
+
+
+def _store_monitor(writer: RunWriter, progress: StepProgress) -> None:
+    """Append the readings the progress object collected to ``/monitor`` (a failure to store
+    them is logged, never a reason to stop the run)."""
+    try:
+        for name, (rows, unit) in progress.monitor_rows().items():
+            writer.append_series(name, rows, unit)
+    except StoreError as exc:
+        log.warning("monitor readings not stored: %s", exc)
 
 
 def _points_to(bar: Progress):
@@ -322,6 +346,7 @@ def _backstop(api: Measurement, connection: Any, writer: RunWriter, cfg: ModuleC
     except Exception as exc:
         _fail(outcome, progress, f"the final configuration (config_out) could not be stored: "
                                  f"{exc}")
+    _store_monitor(writer, progress)
     hw = connection.hardware_seconds()
     source = "emulated" if hw is not None else "measured"
     if hw is None:

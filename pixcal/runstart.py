@@ -98,7 +98,7 @@ def create_results_file(request: Any, cfg: ModuleConfig, module_id: str,
             "software_version": __version__, "module_id": module_id,
             "operator": request.operator, "site": request.site, "plan": request.plan.name,
             "target": request.target, "sim_seed": connection.sim_seed,
-        })
+        } | dict(getattr(request, "header", {})))
         try:
             writer.write_json("plan", request.plan.as_document())
             writer.write_config("config_in", json.loads(cfg.to_json()), config_arrays(cfg))

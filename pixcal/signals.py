@@ -32,12 +32,23 @@ class Interrupted(KeyboardInterrupt):
 
 def interrupt_reason(exc: BaseException) -> str:
     """What stopped the run, for a KeyboardInterrupt (plain Ctrl-C) or an :class:`Interrupted`."""
+    if getattr(exc, "why", ""):  # a stop the program decided (e.g. a qualification's interlock)
+        return exc.why
     signum = getattr(exc, "signum", signal.SIGINT)
     if signum == signal.SIGINT:
         return "interrupted by the operator (Ctrl-C, SIGINT)"
     name = signal.Signals(signum).name
     meaning = {"SIGTERM": "asked to terminate", "SIGHUP": "terminal or session closed"}
     return f"interrupted by {name} ({meaning.get(name, 'signal')})"
+
+
+class Stopped(KeyboardInterrupt):
+    """A run stopped by the program itself, not by a signal; ``why`` says why (it is stored
+    as the run's error, the status is ``interrupted``)."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
 
 
 class SignalGuard:

@@ -306,6 +306,23 @@ class RunWriter:
                 ds.resize(n + len(rows), axis=0)
                 ds[n:] = rows
 
+    def append_series(self, name: str, rows: Any, unit: str) -> None:
+        """Append readings to ``/monitor/<name>``: float64 rows of [unix time s, value], shape
+        (n, 2), with the attribute ``unit`` (one transaction; an empty ``rows`` does nothing)."""
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+        if not len(rows):
+            return
+        with self.transaction() as f:
+            mon = f["monitor"]
+            if name not in mon:
+                ds = mon.create_dataset(name, data=rows, maxshape=(None, 2), chunks=True)
+                ds.attrs.update({"unit": unit, "columns": "unix_time_s,value"})
+            else:
+                ds = mon[name]
+                n = ds.shape[0]
+                ds.resize(n + len(rows), axis=0)
+                ds[n:] = rows
+
     def close(self, status: str, error: str = "", **attrs: Any) -> None:
         """Final status of the run (completed / failed / interrupted); ends the writing.
 

@@ -1,0 +1,431 @@
+"""Runs a qualification: the stages of the plan in order, the modules of the station in
+parallel (one process per board, :mod:`pixcal.qualify.pool`), the box and the Keithley shared.
+
+- ``test`` stage: the box to the stage's temperature (stable by the plan's rule), then the run
+  plan on every module at once; one results file per module, linked by the qualification id.
+- ``iv`` stage: the box to temperature, then the IV run plan on one module after the other
+  (the station has one Keithley).
+- ``cycles``: the box from one end to the other, each end held stable; ``pause``: waits.
+
+While modules run, the box is read every :data:`SAMPLE_S` station seconds; the readings go to
+every running module's ``/monitor`` (temperature_c, humidity_pct, dewpoint_c). A temperature
+out of band (``limits.band_c``) pauses the modules at their next step (the interlock); they go on
+when it is back, or stop after ``limits.pause_timeout_s``. A board whose link is lost ends its
+run safely (the runner's backstop) and sits out the later stages; the others go on.
+
+Whatever ends the qualification - completion, a box fault, Ctrl-C, SIGTERM - the shutdown
+stops every board process with SIGTERM (each run then powers its module off and closes its file
+``interrupted``), brings the Keithley to 0 V with the output off and the box to its safe state,
+each read back, and writes the summary with what finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pixcal.errors import UserError
+from pixcal.qualify.clock import StationClock
+from pixcal.qualify.pool import BoardPool
+from pixcal.qualify.qplan import QualificationPlan, Stage
+from pixcal.qualify.station import Station
+from pixcal.qualify.summary import Summary
+from pixcal.qualify.twins import StationInstruments
+from pixcal.qualify.worker import Job
+from pixcal.signals import SignalGuard, Stopped, interrupt_reason
+from pixcal.store import utc_now
+
+log = logging.getLogger(__name__)
+
+#: station seconds between two box readings while modules run
+SAMPLE_S = 10.0
+#: box readings: BoxState attribute -> (monitor name, unit)
+BOX_SERIES = {"temperature_c": ("temperature_c", "degC"), "humidity_pct": ("humidity_pct", "%"),
+              "dewpoint_c": ("dewpoint_c", "degC"), "setpoint_c": ("box_setpoint_c", "degC")}
+
+
+class QualificationView:
+    """What a qualification reports while it goes (the CLI draws it with rich)."""
+
+    def stage(self, stage: Stage, total: int) -> None:
+        log.info("stage %d/%d: %s", stage.index + 1, total, stage.label)
+
+    def module(self, board: str, text: str) -> None:
+        log.info("%s: %s", board, text)
+
+    def points(self, board: str, done: float, total: float) -> None:
+        pass
+
+    def box(self, text: str) -> None:
+        log.info("box: %s", text)
+
+    def message(self, text: str) -> None:
+        log.warning(text)
+
+
+def qualification_folder(out_root: Path, plan_name: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = out_root / re.sub(r"[^A-Za-z0-9._-]+", "-", f"{plan_name}_{stamp}")
+    path, n = base, 1
+    while path.exists():
+        path, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return path
+
+
+def run_qualification(station: Station, qplan: QualificationPlan, out_root: Path,
+                      view: QualificationView | None = None) -> Summary:
+    """Run ``qplan`` on ``station``; results under ``out_root/<plan>_<UTC time>/``.
+
+    Returns the summary (also in ``qualification.json`` there). Raises only for problems
+    found before anything is started (then nothing is left behind but the summary).
+    """
+    view = view or QualificationView()
+    folder = qualification_folder(out_root, qplan.name)
+    summary = Summary(folder / "qualification.json", str(uuid.uuid4()), station.as_document(),
+                      qplan.as_document())
+    summary.stages = [{"label": s.label, "kind": s.kind, "temperature_c": s.temperature_c,
+                       "status": "pending", "modules": {}} for s in qplan.stages]
+    with SignalGuard().installed() as guard:
+        Conductor(station, qplan, folder, summary, view).run(guard)
+    return summary
+
+
+class Conductor:
+    def __init__(self, station: Station, qplan: QualificationPlan, folder: Path,
+                 summary: Summary, view: QualificationView):
+        self.station, self.qplan, self.folder = station, qplan, folder
+        self.summary, self.view = summary, view
+        self.clock = StationClock(station.speedup)
+        self.instruments = StationInstruments(station)
+        self.boards = {b.name: b for b in station.boards}
+        self.pool: BoardPool | None = None
+        self.box: Any = None
+        self.setpoint: float | None = None
+        self.lost: dict[str, str] = {}      # board -> why it sits out
+        self.job_ids = iter(range(1, 1 << 30))
+        self.current = ""                   # label of the running stage
+        self.last_sample = -1e18
+        self.out_since: float | None = None
+
+    # ------------------------------------------------------------------ whole run
+    def run(self, guard: SignalGuard) -> None:
+        s = self.summary
+        s.save()
+        try:
+            self.instruments.start()
+            if "coolingbox" in self.instruments.addresses:
+                self.box = self.instruments.open("coolingbox")
+            pause_wall = self.station.limits.pause_timeout_s / self.station.speedup
+            self.pool = BoardPool(self.station.boards, pause_wall)
+            for stage in self.qplan.stages:
+                self._stage(stage)
+            failed = [f"{st['label']}/{m}" for st in s.stages
+                      for m, r in st["modules"].items() if r["status"] != "completed"]
+            s.status = "failed" if failed else "completed"
+            if failed:
+                s.error = f"{len(failed)} module run(s) did not complete: {', '.join(failed)}"
+        except KeyboardInterrupt as exc:
+            s.status, s.error = "interrupted", interrupt_reason(exc)
+        except UserError as exc:
+            s.status, s.error = "failed", str(exc)
+        except Exception as exc:  # box or Keithley faults, a lost instrument link, a bug
+            s.status, s.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.debug("qualification stopped", exc_info=True)
+        finally:
+            with guard.shutdown():
+                self._shutdown()
+
+    def _stage(self, stage: Stage) -> None:
+        self.current = stage.label
+        entry = self.summary.stage(stage.label)
+        entry.update(status="running", started_utc=utc_now())
+        self.summary.save()
+        self.view.stage(stage, len(self.qplan.stages))
+        t0 = self.clock.monotonic()
+        try:
+            box_s = 0.0
+            for setpoint in stage.set_points:
+                box_s += self._reach(setpoint)
+            entry["box_s"] = round(box_s, 1)
+            if stage.kind == "test":
+                entry["run_s"] = self._test(stage)
+            elif stage.kind == "iv":
+                entry["run_s"] = self._iv(stage)
+            elif stage.kind == "pause":
+                self._wait(stage.spec.seconds)
+                entry["run_s"] = stage.spec.seconds
+            entry["status"] = "completed"
+        except BaseException as exc:
+            entry["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            entry["error"] = (interrupt_reason(exc) if isinstance(exc, KeyboardInterrupt)
+                              else f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            entry["finished_utc"] = utc_now()
+            entry["station_s"] = round(self.clock.monotonic() - t0, 1)
+            self.summary.save()
+
+    # ------------------------------------------------------------------ stages
+    def _jobs_for(self, stage: Stage, boards: list[str], instruments: dict[str, str]
+                  ) -> dict[str, Job]:
+        jobs = {}
+        for name in boards:
+            module = self.boards[name].module
+            record = self.summary.module(stage.label, module)
+            if name in self.lost:
+                record.update(status="skipped", error=self.lost[name])
+                continue
+            jobs[name] = Job(
+                next(self.job_ids), stage.plan.source, str(self.folder / module),
+                header={"qualification_id": self.summary.qualification_id,
+                        "qualification_stage": stage.label, "station": self.station.name,
+                        "box_setpoint_c": "" if stage.temperature_c is None
+                        else float(stage.temperature_c)},
+                instruments=instruments, operator=self.station.operator,
+                site=self.station.site)
+        return jobs
+
+    def _test(self, stage: Stage) -> float:
+        """The run plan on every module at once; the longest module's hardware time."""
+        jobs = self._jobs_for(stage, list(self.boards), {})
+        for name, job in jobs.items():
+            self.pool.submit(name, job)
+            self.view.module(name, f"{stage.label}: started")
+        self._wait_jobs(stage)
+        return round(max((self.summary.module(stage.label, self.boards[n].module)
+                          .get("hardware_s") or 0.0 for n in jobs), default=0.0), 1)
+
+    def _iv(self, stage: Stage) -> float:
+        """The IV run plan on one module after the other (one Keithley)."""
+        total = 0.0
+        keithley = {"keithley": self.instruments.addresses["keithley"]}
+        for name in self.boards:
+            jobs = self._jobs_for(stage, [name], keithley)
+            if not jobs:
+                continue
+            t0 = self.clock.monotonic()
+            self.pool.submit(name, jobs[name])
+            self.view.module(name, f"{stage.label}: IV")
+            self._wait_jobs(stage)
+            seconds = self.clock.monotonic() - t0
+            self.summary.module(stage.label, self.boards[name].module)["station_s"] = \
+                round(seconds, 1)
+            total += seconds
+        return round(total, 1)
+
+    def _wait_jobs(self, stage: Stage) -> None:
+        while self.pool.busy:
+            for event in self.pool.poll(0.1):
+                self._event(stage, event)
+            self._watch_box()
+        for event in self.pool.poll(0.0):
+            self._event(stage, event)
+
+    def _wait(self, seconds: float) -> None:
+        """Wait ``seconds`` of station time, reading the box meanwhile."""
+        end = self.clock.monotonic() + seconds
+        while (left := end - self.clock.monotonic()) > 0:
+            self.clock.sleep(min(left, SAMPLE_S))
+            self._watch_box()
+
+    # ------------------------------------------------------------------ events
+    def _event(self, stage: Stage, event: tuple[Any, ...]) -> None:
+        kind, board, _job = event[:3]
+        module = self.boards[board].module
+        record = self.summary.module(stage.label, module)
+        if kind == "file":
+            record.update(status="running", file=str(Path(event[3]).relative_to(self.folder)))
+            self.summary.save()
+        elif kind == "step":
+            record["step"] = event[4]
+            self.view.module(board, f"{stage.label}: {event[4]}")
+            self.view.points(board, 0, 0)
+        elif kind == "points":
+            self.view.points(board, event[3], event[4])
+        elif kind == "paused":
+            self.view.module(board, f"{stage.label}: paused before {event[3]} (box out of band)")
+        elif kind == "resumed":
+            self.view.module(board, f"{stage.label}: {event[3]}")
+        elif kind == "done":
+            self._done(stage, board, record, event[3])
+        elif kind == "died":
+            why = f"the board process died (exit code {event[3]})"
+            record.update(status="failed", error=why)
+            self.lost[board] = f"{why} during {stage.label}"
+            self.view.module(board, f"{stage.label}: FAILED: {why}")
+            self.summary.save()
+
+    def _done(self, stage: Stage, board: str, record: dict[str, Any],
+              outcome: dict[str, Any]) -> None:
+        record.update(status=outcome["status"], error=outcome.get("error", ""))
+        record.pop("step", None)
+        if outcome.get("path"):
+            record["file"] = str(Path(outcome["path"]).relative_to(self.folder))
+            record["hardware_s"] = _hardware_s(Path(outcome["path"]))
+        if outcome.get("steps"):
+            record["steps"] = {name: status for name, status in outcome["steps"]}
+        if outcome.get("link_lost"):
+            self.lost[board] = f"the board link was lost during {stage.label}"
+        text = outcome["status"] + (f": {outcome['error']}" if outcome.get("error") else "")
+        self.view.module(board, f"{stage.label}: {text}")
+        self.summary.save()
+
+    # ------------------------------------------------------------------ box
+    def _reach(self, setpoint: float) -> float:
+        """Set the box and wait until it is stable (the plan's rule); station seconds taken."""
+        if self.box is None:
+            raise UserError(f"{self.station.source}: the plan needs a cooling box (set-point "
+                            f"{setpoint:g} C) and the station has no [coolingbox]")
+        rule = self.qplan.box
+        t0 = self.clock.monotonic()
+        self.view.box(f"set-point {setpoint:g} C")
+        self.box.set_temperature(setpoint)
+        self.setpoint = setpoint
+        self.box.wait_stable(setpoint, tolerance_c=rule.tolerance_c, hold_s=rule.hold_s,
+                             timeout_s=rule.timeout_s, clock=self.clock,
+                             on_state=self._record)
+        return self.clock.monotonic() - t0
+
+    def _record(self, state: Any) -> None:
+        """One box reading: to the running modules' /monitor, the environment log, the view."""
+        t = float(getattr(state, "timestamp", None) or self.clock.time())
+        for attr, (name, unit) in BOX_SERIES.items():
+            value = getattr(state, attr, None)
+            if value is not None and self.pool is not None:
+                self.pool.reading(name, t, float(value), unit)
+        log_path = self.folder / "environment.csv"
+        header = "" if log_path.exists() else ("unix_time_s,temperature_c,setpoint_c,"
+                                               "humidity_pct,dewpoint_c,flushing,stage\n")
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(f"{header}{t:.3f},{state.temperature_c:.3f},{state.setpoint_c:.3f},"
+                    f"{state.humidity_pct:.2f},{state.dewpoint_c:.3f},"
+                    f"{int(bool(state.flushing))},{self.current}\n")
+        self.view.box(f"{state.temperature_c:+.1f} C (set {state.setpoint_c:+.1f}), "
+                      f"RH {state.humidity_pct:.1f} %, dew point {state.dewpoint_c:+.1f} C")
+
+    def _watch_box(self) -> None:
+        """Read the box every SAMPLE_S; out of band -> pause the modules (the interlock)."""
+        now = self.clock.monotonic()
+        if self.box is None or now - self.last_sample < SAMPLE_S:
+            return
+        self.last_sample = now
+        state = self.box.read()
+        self._record(state)
+        if self.setpoint is None:
+            return
+        limits = self.station.limits
+        in_band = abs(state.temperature_c - self.setpoint) <= limits.band_c
+        if not in_band and self.pool.go.is_set():
+            self.pool.go.clear()
+            self.out_since = now
+            self.view.message(f"box at {state.temperature_c:+.1f} C, out of the band "
+                              f"{self.setpoint:g} +- {limits.band_c:g} C: modules pause at "
+                              "their next step")
+        elif in_band and not self.pool.go.is_set():
+            self.pool.go.set()
+            self.out_since = None
+            self.view.message("box back in band: modules go on")
+        elif not in_band and self.out_since is not None and \
+                now - self.out_since > limits.pause_timeout_s:
+            raise Stopped(f"the box stayed out of band for more than "
+                          f"{limits.pause_timeout_s:g} s")
+
+    # ------------------------------------------------------------------ the end
+    def _shutdown(self) -> None:
+        s = self.summary
+        aborted = s.status != "completed"
+        if self.pool is not None:
+            killed = self.pool.stop(abort=aborted)
+            label = self.current
+            for event in self.pool.drain():
+                if event[0] == "done" and label:
+                    self._done(self.qplan.stages[[x.label for x in self.qplan.stages]
+                                                 .index(label)], event[1],
+                               s.module(label, self.boards[event[1]].module), event[3])
+            for board in killed:
+                s.problems.append(f"{board}: the board process had to be killed")
+            for board in set(killed) | {b for b, why in self.lost.items() if "died" in why}:
+                s.safe_state[f"board {board}"] = _power_off(self.boards[board])
+        for st in s.stages:  # what never ran says so
+            if st["status"] == "pending":
+                st.update(status="skipped", error=s.error or "not reached")
+            for record in st["modules"].values():
+                if record["status"] in ("pending", "running"):
+                    record.update(status="interrupted" if aborted else "failed",
+                                  error=record.get("error") or s.error)
+        if "keithley" in self.instruments.addresses:
+            s.safe_state["keithley"] = self._safe_keithley()
+        if self.box is not None or "coolingbox" in self.instruments.addresses:
+            s.safe_state["coolingbox"] = self._safe_box()
+        self.instruments.stop()
+        for role, state in s.safe_state.items():
+            if not state.get("confirmed"):
+                s.problems.append(f"{role}: safe state NOT confirmed: {state.get('error')}")
+                if s.status == "completed":
+                    s.status, s.error = "failed", f"{role}: safe state not confirmed"
+        s.finished_utc = utc_now()
+        s.save()
+
+    def _safe_keithley(self) -> dict[str, Any]:
+        """Connect afresh (the link may be what failed), ramp to 0 V, output off, read back."""
+        try:
+            k = self.instruments.open("keithley")
+        except Exception as exc:
+            return {"confirmed": False, "error": f"cannot reach the Keithley: {exc}"}
+        try:
+            reading = k.make_safe()
+            return {"confirmed": (not reading.output_on) and abs(reading.voltage_v) < 1.0,
+                    "voltage_v": reading.voltage_v, "output_on": reading.output_on}
+        except Exception as exc:
+            return {"confirmed": False, "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            with contextlib.suppress(Exception):
+                k.close()
+
+    def _safe_box(self) -> dict[str, Any]:
+        box = self.box
+        try:
+            if box is None:
+                box = self.instruments.open("coolingbox")
+            state = box.make_safe()
+            return {"confirmed": True, "temperature_c": state.temperature_c,
+                    "setpoint_c": state.setpoint_c, "flushing": bool(state.flushing)}
+        except Exception as exc:
+            return {"confirmed": False, "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            with contextlib.suppress(Exception):
+                if box is not None:
+                    box.close()
+
+
+def _hardware_s(path: Path) -> float | None:
+    from pixcal.store import RunFile
+
+    try:
+        value = float(RunFile(path).header().get("hardware_s", float("nan")))
+    except Exception:
+        return None
+    return round(value, 1) if value == value else None
+
+
+def _power_off(board: Any) -> dict[str, Any]:
+    """Power a board's module off from here (its process is gone): HV off, module off."""
+    from hal import program
+    from pixcal.connect import connect
+
+    try:
+        connection = connect(board.address)
+    except Exception as exc:
+        return {"confirmed": False, "error": f"cannot reach {board.address}: {exc}"}
+    try:
+        return {"confirmed": bool(program.safe_off(connection.board))}
+    except Exception as exc:
+        return {"confirmed": False, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
