@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 #: role name -> "module:driver class" (the class has ``open(address)``)
 DRIVERS: dict[str, str] = {
     "optical": "hal.instruments.optical:OpticalFixture",
+    "keithley": "hal.instruments.keithley:Keithley24xx",
 }
 
 
@@ -68,17 +69,24 @@ def parse_instrument_table(table: Any, source: str) -> dict[str, str]:
 def open_instrument(name: str, address: str) -> tuple[Any, Callable[[], None] | None]:
     """Open instrument ``name`` at ``address``: (driver instance, cleanup or None).
 
-    A ``sim://`` address starts the simulated twin on 127.0.0.1 first (cleanup stops it).
+    A ``sim://`` address starts the simulated twin on 127.0.0.1 first (cleanup stops it); a
+    twin whose station time runs faster (``speedup=N``) gets a driver with the same clock.
     """
     cls = driver(name)
     stop = None
+    opts: dict[str, Any] = {}
     if address.lower().startswith("sim://"):
         from pixcal.connect import serve_simulated_instrument
 
         server = serve_simulated_instrument(name, address)
         address, stop = f"TCPIP::127.0.0.1::{server.port}::SOCKET", server.close
+        speedup = getattr(server.target, "speedup", 1.0)
+        if speedup != 1.0:  # the simulated station runs compressed in time: so do our waits
+            from hal.instruments.clock import ScaledClock
+
+            opts["clock"] = ScaledClock(speedup)
     try:
-        return cls.open(address), stop
+        return cls.open(address, **opts), stop
     except BaseException:
         if stop is not None:
             stop()

@@ -14,6 +14,7 @@ from typing import Any
 #: instrument kind -> "module:builder"; builder(address: str, seed: int | None) -> a twin
 TWINS: dict[str, str] = {
     "optical": "simulators.instruments.optical:optical_twin",
+    "keithley": "simulators.instruments.keithley:keithley_twin",
 }
 
 
