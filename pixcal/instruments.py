@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 DRIVERS: dict[str, str] = {
     "optical": "hal.instruments.optical:OpticalFixture",
     "keithley": "hal.instruments.keithley:Keithley24xx",
+    "coolingbox": "hal.instruments.coolingbox:CoolingBox",
 }
 
 
@@ -66,7 +67,8 @@ def parse_instrument_table(table: Any, source: str) -> dict[str, str]:
     return {name: address.strip() for name, address in table.items()}
 
 
-def open_instrument(name: str, address: str) -> tuple[Any, Callable[[], None] | None]:
+def open_instrument(name: str, address: str, speedup: float = 1.0
+                    ) -> tuple[Any, Callable[[], None] | None]:
     """Open instrument ``name`` at ``address``: (driver instance, cleanup or None).
 
     A ``sim://`` address starts the simulated twin on 127.0.0.1 first (cleanup stops it); a
@@ -80,11 +82,11 @@ def open_instrument(name: str, address: str) -> tuple[Any, Callable[[], None] | 
 
         server = serve_simulated_instrument(name, address)
         address, stop = f"TCPIP::127.0.0.1::{server.port}::SOCKET", server.close
-        speedup = getattr(server.target, "speedup", 1.0)
-        if speedup != 1.0:  # the simulated station runs compressed in time: so do our waits
-            from hal.instruments.clock import ScaledClock
+        speedup = getattr(server.target, "speedup", speedup)
+    if speedup != 1.0:  # the simulated station runs compressed in time: so do our waits
+        from hal.instruments.clock import ScaledClock
 
-            opts["clock"] = ScaledClock(speedup)
+        opts["clock"] = ScaledClock(speedup)
     try:
         return cls.open(address, **opts), stop
     except BaseException:

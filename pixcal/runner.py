@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
 import time
@@ -31,7 +32,7 @@ from pixcal.config.fromrun import step_config_name
 from pixcal.diskspace import check_free_space
 from pixcal.dutconfig import from_dut, to_dut
 from pixcal.errors import UserError
-from pixcal.instruments import Instruments
+from pixcal.instruments import Instruments, open_instrument
 from pixcal.plan import Plan, Step
 from pixcal.procedures import get as get_procedure
 from pixcal.procedures.base import (
@@ -73,6 +74,8 @@ class RunRequest:
     site: str = ""
     instruments: dict[str, str] = field(default_factory=dict)  # over the plan's [instruments]
     header: dict[str, Any] = field(default_factory=dict)  # more root attributes (qualification)
+    #: clock speed-up of a simulated station's instruments (their drivers wait this much less)
+    instrument_speedup: float = 1.0
 
 
 @dataclass
@@ -146,7 +149,9 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
     outcome = RunOutcome(writer.path, "running", config=cfg)
     api = Measurement(board, to_dut(cfg))
     t_start = time.monotonic()
-    instruments = Instruments(request.plan.instruments | request.instruments)
+    instruments = Instruments(request.plan.instruments | request.instruments,
+                              functools.partial(open_instrument,
+                                                speedup=request.instrument_speedup))
     try:
         guard.release()  # a signal that came while the file was made interrupts here
         progress.run_file(writer.path)

@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hal.instruments.clock import ScaledClock
 from pixcal.errors import UserError
-from pixcal.qualify.clock import StationClock
 from pixcal.qualify.pool import BoardPool
 from pixcal.qualify.qplan import QualificationPlan, Stage
 from pixcal.qualify.station import Station
@@ -100,8 +100,8 @@ class Conductor:
                  summary: Summary, view: QualificationView):
         self.station, self.qplan, self.folder = station, qplan, folder
         self.summary, self.view = summary, view
-        self.clock = StationClock(station.speedup)
-        self.instruments = StationInstruments(station)
+        self.clock = ScaledClock(station.speedup)
+        self.instruments = StationInstruments(station, self.clock)
         self.boards = {b.name: b for b in station.boards}
         self.pool: BoardPool | None = None
         self.box: Any = None
@@ -146,7 +146,7 @@ class Conductor:
         entry.update(status="running", started_utc=utc_now())
         self.summary.save()
         self.view.stage(stage, len(self.qplan.stages))
-        t0 = self.clock.monotonic()
+        t0 = self.clock.now()
         try:
             box_s = 0.0
             for setpoint in stage.set_points:
@@ -167,7 +167,7 @@ class Conductor:
             raise
         finally:
             entry["finished_utc"] = utc_now()
-            entry["station_s"] = round(self.clock.monotonic() - t0, 1)
+            entry["station_s"] = round(self.clock.now() - t0, 1)
             self.summary.save()
 
     # ------------------------------------------------------------------ stages
@@ -187,7 +187,7 @@ class Conductor:
                         "box_setpoint_c": "" if stage.temperature_c is None
                         else float(stage.temperature_c)},
                 instruments=instruments, operator=self.station.operator,
-                site=self.station.site)
+                site=self.station.site, speedup=self.station.speedup)
         return jobs
 
     def _test(self, stage: Stage) -> float:
@@ -208,11 +208,11 @@ class Conductor:
             jobs = self._jobs_for(stage, [name], keithley)
             if not jobs:
                 continue
-            t0 = self.clock.monotonic()
+            t0 = self.clock.now()
             self.pool.submit(name, jobs[name])
             self.view.module(name, f"{stage.label}: IV")
             self._wait_jobs(stage)
-            seconds = self.clock.monotonic() - t0
+            seconds = self.clock.now() - t0
             self.summary.module(stage.label, self.boards[name].module)["station_s"] = \
                 round(seconds, 1)
             total += seconds
@@ -228,8 +228,8 @@ class Conductor:
 
     def _wait(self, seconds: float) -> None:
         """Wait ``seconds`` of station time, reading the box meanwhile."""
-        end = self.clock.monotonic() + seconds
-        while (left := end - self.clock.monotonic()) > 0:
+        end = self.clock.now() + seconds
+        while (left := end - self.clock.now()) > 0:
             self.clock.sleep(min(left, SAMPLE_S))
             self._watch_box()
 
@@ -282,18 +282,18 @@ class Conductor:
             raise UserError(f"{self.station.source}: the plan needs a cooling box (set-point "
                             f"{setpoint:g} C) and the station has no [coolingbox]")
         rule = self.qplan.box
-        t0 = self.clock.monotonic()
+        t0 = self.clock.now()
         self.view.box(f"set-point {setpoint:g} C")
         self.box.set_temperature(setpoint)
         self.setpoint = setpoint
         self.box.wait_stable(setpoint, tolerance_c=rule.tolerance_c, hold_s=rule.hold_s,
                              timeout_s=rule.timeout_s, clock=self.clock,
                              on_state=self._record)
-        return self.clock.monotonic() - t0
+        return self.clock.now() - t0
 
     def _record(self, state: Any) -> None:
         """One box reading: to the running modules' /monitor, the environment log, the view."""
-        t = float(getattr(state, "timestamp", None) or self.clock.time())
+        t = float(getattr(state, "timestamp", None) or self.clock.now())
         for attr, (name, unit) in BOX_SERIES.items():
             value = getattr(state, attr, None)
             if value is not None and self.pool is not None:
@@ -310,7 +310,7 @@ class Conductor:
 
     def _watch_box(self) -> None:
         """Read the box every SAMPLE_S; out of band -> pause the modules (the interlock)."""
-        now = self.clock.monotonic()
+        now = self.clock.now()
         if self.box is None or now - self.last_sample < SAMPLE_S:
             return
         self.last_sample = now

@@ -1,23 +1,60 @@
 """The station's instruments as the qualification reaches them: a real address is used as it
-is; a ``sim://`` address is the simulated twin, served by this process on 127.0.0.1 with the
-station's clock speed-up, and reached through its real protocol like a real instrument."""
+is; a ``sim://`` address is the simulated twin, served by this process on 127.0.0.1 and reached
+through its real protocol (SCPI over a TCP socket for the Keithley, Modbus RTU frames over a TCP
+socket for the box), exactly like a real instrument.
+
+A simulated station is made consistent here: both twins run with the station's clock speed-up
+(an address that names another ``speedup`` is refused), and the Keithley twin follows the
+temperature of the box twin (both share the environment named after the station, unless the
+Keithley's address names one with ``env=``).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pixcal.errors import UserError
 from pixcal.instruments import driver
 
 ROLES = ("keithley", "coolingbox")
+#: how a role's twin served on a local TCP port is addressed
+LOCAL_ADDRESS = {"keithley": "TCPIP::127.0.0.1::{port}::SOCKET",
+                 "coolingbox": "modbus-rtu:socket://127.0.0.1:{port}"}
+
+
+def is_sim(address: str | None) -> bool:
+    return bool(address) and address.strip().lower().startswith("sim://")
+
+
+def station_sim_address(role: str, address: str, station: Any) -> str:
+    """``address`` with the station's speed-up (and shared environment) filled in."""
+    split = urlsplit(address)
+    query = dict(parse_qsl(split.query, keep_blank_values=True))
+    given = query.get("speedup")
+    if given is not None:
+        try:
+            same = float(given) == station.speedup
+        except ValueError:
+            same = False
+        if not same:
+            raise UserError(f"{station.source}: {role}.address: speedup={given} differs from "
+                            f"the station's speedup = {station.speedup:g}")
+    query["speedup"] = f"{station.speedup:g}"
+    if is_sim(station.coolingbox):
+        query.setdefault("env", re.sub(r"[^A-Za-z0-9_-]+", "-", station.name) or "station")
+    return urlunsplit(split._replace(query=urlencode(query)))
 
 
 class StationInstruments:
-    """Addresses of the Keithley and the box (twins served first), opened on demand."""
+    """Addresses of the Keithley and the box (twins served first), opened on demand with the
+    station clock."""
 
-    def __init__(self, station: Any):
+    def __init__(self, station: Any, clock: Any):
         self.station = station
+        self.clock = clock
         self.addresses: dict[str, str] = {}
         self._stops: list[Any] = []
 
@@ -28,18 +65,14 @@ class StationInstruments:
                 self.addresses[role] = self._serve(role, address)
 
     def _serve(self, role: str, address: str) -> str:
-        if not address.lower().startswith("sim://"):
+        if not is_sim(address):
             return address
         from pixcal.connect import serve_simulated_instrument
 
-        try:
-            server = serve_simulated_instrument(role, address, speedup=self.station.speedup)
-        except TypeError:  # a twin without a clock speed-up
-            server = serve_simulated_instrument(role, address)
-        except KeyError as exc:
-            raise UserError(f"{self.station.source}: {role}: {exc}") from None
+        server = serve_simulated_instrument(role, station_sim_address(role, address,
+                                                                      self.station))
         self._stops.append(server.close)
-        return getattr(server, "visa_address", f"TCPIP::127.0.0.1::{server.port}::SOCKET")
+        return LOCAL_ADDRESS[role].format(port=server.port)
 
     def open(self, role: str) -> Any:
         """The driver of ``role`` opened at its address (UserError if the station has none)."""
@@ -49,7 +82,7 @@ class StationInstruments:
             cls = driver(role)
         except KeyError:
             raise UserError(f"no driver for the {role} in this pixcal") from None
-        return cls.open(self.addresses[role])
+        return cls.open(self.addresses[role], clock=self.clock)
 
     def stop(self) -> None:
         for stop in self._stops:

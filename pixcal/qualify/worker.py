@@ -45,6 +45,7 @@ class Job:
     instruments: dict[str, str] = field(default_factory=dict)
     operator: str = ""
     site: str = ""
+    speedup: float = 1.0  # the station clock's (drivers of simulated instruments wait less)
 
 
 class _Points(NullProgress):
@@ -145,7 +146,7 @@ def _run_job(board: Any, job: Job, events, readings, go, pause_limit_s: float
         connection = connect(board.address, described=described)
         request = RunRequest(plan, connection.url, board.config, board.module,
                              Path(job.out_dir), job.operator, job.site, dict(job.instruments),
-                             header=dict(job.header))
+                             header=dict(job.header), instrument_speedup=job.speedup)
         outcome = run_plan(request, connection, progress)
     except KeyboardInterrupt as exc:  # before the results file existed: nothing was powered
         from pixcal.signals import interrupt_reason

@@ -15,6 +15,7 @@ from typing import Any
 TWINS: dict[str, str] = {
     "optical": "simulators.instruments.optical:optical_twin",
     "keithley": "simulators.instruments.keithley:keithley_twin",
+    "coolingbox": "simulators.instruments.coolingbox:coolingbox_twin",
 }
 
 

@@ -60,6 +60,7 @@ class CoolingBoxTwin(ModbusSlave):
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r} (known: {', '.join(FAULTS)})")
         self.model = ClimateModel(params)
+        self.environment: Any = None  # a simulators.environment.Environment to keep up to date
         self.now = now
         self.fault = fault
         self.fault_after_s = float(fault_after_s)
@@ -85,6 +86,8 @@ class CoolingBoxTwin(ModbusSlave):
         t = self.now()
         self.model.advance(t - self._t_last)
         self._t_last = max(t, self._t_last)
+        if self.environment is not None:
+            self.environment.set(self.model.temperature_c, self.model.humidity_pct)
         if self.fault is not None and self.model.time_s >= self.fault_after_s:
             self.inject(self.fault)
 
@@ -148,6 +151,7 @@ def parse_box_address(address: str) -> dict[str, Any]:
         raise ValueError(f"{address}: a simulated cooling box is sim://coolingbox?speedup=N"
                          f"&fault={'|'.join(FAULTS)}")
     floats = ("speedup", "ambient_c", "rh_pct", "fault_after_s")
+    texts = ("env",)
     opts: dict[str, Any] = {}
     for key, value in parse_qsl(split.query, keep_blank_values=True):
         try:
@@ -155,6 +159,8 @@ def parse_box_address(address: str) -> dict[str, Any]:
                 opts[key] = float(value)
             elif key == "seed":
                 opts[key] = int(value)
+            elif key in texts:
+                opts[key] = value
             elif key == "fault":
                 if value not in FAULTS:
                     raise ValueError
@@ -163,7 +169,7 @@ def parse_box_address(address: str) -> dict[str, Any]:
                 raise KeyError(key)
         except KeyError:
             raise ValueError(f"{address}: unknown option {key!r} (known: "
-                             f"{', '.join((*floats, 'fault', 'seed'))})") from None
+                             f"{', '.join((*floats, *texts, 'fault', 'seed'))})") from None
         except ValueError:
             raise ValueError(f"{address}: bad value {key}={value!r}") from None
     if opts.get("speedup", 1.0) < 1.0:
@@ -181,5 +187,10 @@ def coolingbox_twin(address: str, noise_seed: int | None = None,
     params.ambient_c = opts.get("ambient_c", params.ambient_c)
     params.ambient_rh_pct = opts.get("rh_pct", params.ambient_rh_pct)
     seed = opts.get("seed", 0) if noise_seed is None else noise_seed
-    return CoolingBoxTwin(clock.now, params, opts.get("fault"), opts.get("fault_after_s", 0.0),
+    twin = CoolingBoxTwin(clock.now, params, opts.get("fault"), opts.get("fault_after_s", 0.0),
                           seed)
+    if "env" in opts:  # the modules in the box (e.g. a Keithley twin's sensor) feel its air
+        from simulators.environment import shared_environment
+
+        twin.environment = shared_environment(opts["env"])
+    return twin
