@@ -140,6 +140,7 @@ def _run_job(board: Any, job: Job, events, readings, go, pause_limit_s: float
     from pixcal.runner import RunRequest, run_plan
 
     progress = WorkerProgress(board.name, job.job_id, events, readings, go, pause_limit_s)
+    progress.monitor_rows()  # readings left from the previous run belong to no file
     try:
         plan = load_plan(job.plan_source)
         described = None if board.config is None else describe_config(peek_config(board.config))
