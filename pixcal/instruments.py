@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 #: role name -> "module:driver class" (the class has ``open(address)``)
 DRIVERS: dict[str, str] = {
     "optical": "hal.instruments.optical:OpticalFixture",
+    "coolingbox": "hal.instruments.coolingbox:CoolingBox",
 }
 
 
@@ -65,20 +66,24 @@ def parse_instrument_table(table: Any, source: str) -> dict[str, str]:
     return {name: address.strip() for name, address in table.items()}
 
 
-def open_instrument(name: str, address: str) -> tuple[Any, Callable[[], None] | None]:
+def open_instrument(name: str, address: str, **opts: Any
+                    ) -> tuple[Any, Callable[[], None] | None]:
     """Open instrument ``name`` at ``address``: (driver instance, cleanup or None).
 
-    A ``sim://`` address starts the simulated twin on 127.0.0.1 first (cleanup stops it).
+    ``opts`` go to the driver's ``open`` (e.g. ``clock=`` for the cooling box). A ``sim://``
+    address starts the simulated twin on 127.0.0.1 first (cleanup stops it); a ``clock`` is
+    shared with the twin, so that both see the same (possibly compressed) station time.
     """
     cls = driver(name)
     stop = None
     if address.lower().startswith("sim://"):
         from pixcal.connect import serve_simulated_instrument
 
-        server = serve_simulated_instrument(name, address)
-        address, stop = f"TCPIP::127.0.0.1::{server.port}::SOCKET", server.close
+        twin_opts = {"clock": opts["clock"]} if "clock" in opts else {}
+        server = serve_simulated_instrument(name, address, **twin_opts)
+        address, stop = server.instrument_address, server.close
     try:
-        return cls.open(address), stop
+        return cls.open(address, **opts), stop
     except BaseException:
         if stop is not None:
             stop()
