@@ -207,18 +207,23 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT_S,
     return Connection(Board(rpc), url, simulated=server.handler)
 
 
-def serve_simulated_instrument(kind: str, url: str):
+def serve_simulated_instrument(kind: str, url: str, **opts):
     """Serve the simulated instrument ``kind`` of the module at ``url`` (``sim://...``) on
     127.0.0.1 (a free port; see ``.port``) in a background thread; ``close()`` stops it.
+    ``.instrument_address`` is the address its driver opens (a VISA string, or
+    ``modbus-tcp://...`` for the cooling box); ``opts`` go to the twin (e.g. ``clock=``).
 
-    The instrument is then opened through pyvisa like a real one, so its driver runs unchanged.
+    The instrument is then opened through pyvisa (or Modbus) like a real one, so its driver runs
+    unchanged.
     """
-    from simulators.instruments import build_twin
+    from simulators.instruments import build_twin, serve_as
     from simulators.servers import TcpServer
 
     try:
-        twin = build_twin(kind, url)
+        twin = build_twin(kind, url, **opts)
     except (ValueError, KeyError, OSError) as exc:
         message = str(exc).strip("'\"")
         raise UserError(message if message.startswith(url) else f"{url}: {message}") from None
-    return TcpServer(twin, "127.0.0.1", 0).start()
+    server = TcpServer(twin, "127.0.0.1", 0)
+    server.instrument_address = serve_as(kind, twin, server)
+    return server.start()

@@ -67,23 +67,27 @@ def parse_instrument_table(table: Any, source: str) -> dict[str, str]:
     return {name: address.strip() for name, address in table.items()}
 
 
-def open_instrument(name: str, address: str, speedup: float = 1.0
+def open_instrument(name: str, address: str, speedup: float = 1.0, **opts: Any
                     ) -> tuple[Any, Callable[[], None] | None]:
     """Open instrument ``name`` at ``address``: (driver instance, cleanup or None).
 
-    A ``sim://`` address starts the simulated twin on 127.0.0.1 first (cleanup stops it); a
-    twin whose station time runs faster (``speedup=N``) gets a driver with the same clock.
+    ``opts`` go to the driver's ``open`` (e.g. ``clock=`` for the cooling box). A ``sim://``
+    address starts the simulated twin on 127.0.0.1 first (cleanup stops it); a ``clock`` is
+    shared with the twin, so that both see the same (possibly compressed) station time. A twin
+    whose station time runs faster (its address's ``speedup=N``), or ``speedup`` for a twin
+    served elsewhere (a simulated qualification station), gives the driver a clock that runs
+    as fast.
     """
     cls = driver(name)
     stop = None
-    opts: dict[str, Any] = {}
     if address.lower().startswith("sim://"):
         from pixcal.connect import serve_simulated_instrument
 
-        server = serve_simulated_instrument(name, address)
-        address, stop = f"TCPIP::127.0.0.1::{server.port}::SOCKET", server.close
+        twin_opts = {"clock": opts["clock"]} if "clock" in opts else {}
+        server = serve_simulated_instrument(name, address, **twin_opts)
+        address, stop = server.instrument_address, server.close
         speedup = getattr(server.target, "speedup", speedup)
-    if speedup != 1.0:  # the simulated station runs compressed in time: so do our waits
+    if speedup != 1.0 and "clock" not in opts:  # compressed station time: so are our waits
         from hal.instruments.clock import ScaledClock
 
         opts["clock"] = ScaledClock(speedup)

@@ -121,7 +121,8 @@ class ModbusDevice:
         except Exception as exc:  # pyserial/socket errors of every kind
             ok, reason = False, str(exc).strip() or type(exc).__name__
         else:
-            reason = "connection refused or no such device"
+            reason = ("no such serial port, or it is in use" if where.framing == "rtu"
+                      else "connection refused (is the controller on this port?)")
         if not ok:
             with contextlib.suppress(Exception):
                 client.close()

@@ -19,6 +19,7 @@ from pixcal.errors import UserError
 # command name -> "module:attribute" (a click command or group)
 COMMANDS: dict[str, str] = {
     "board": "pixcal.cli.board:board",
+    "box": "pixcal.cli.box:box",
     "catalog": "pixcal.cli.catalog:catalog",
     "config": "pixcal.cli.config:config",
     "decode": "pixcal.cli.decode:decode",

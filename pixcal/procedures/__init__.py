@@ -23,6 +23,8 @@ REGISTRY: dict[str, str] = {
     "timing": "pixcal.procedures.timing:Timing",
     "readback": "pixcal.procedures.readback:Readback",
     "pohbias": "pixcal.procedures.pohbias:PohBias",
+    "iv": "pixcal.procedures.iv:Iv",
+    "leakage": "pixcal.procedures.leakage:Leakage",
 }
 
 

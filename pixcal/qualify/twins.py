@@ -1,7 +1,6 @@
 """The station's instruments as the qualification reaches them: a real address is used as it
 is; a ``sim://`` address is the simulated twin, served by this process on 127.0.0.1 and reached
-through its real protocol (SCPI over a TCP socket for the Keithley, Modbus RTU frames over a TCP
-socket for the box), exactly like a real instrument.
+through its real protocol (SCPI over a TCP socket for the Keithley, Modbus TCP for the box), exactly like a real instrument.
 
 A simulated station is made consistent here: both twins run with the station's clock speed-up
 (an address that names another ``speedup`` is refused), and the Keithley twin follows the
@@ -20,9 +19,6 @@ from pixcal.errors import UserError
 from pixcal.instruments import driver
 
 ROLES = ("keithley", "coolingbox")
-#: how a role's twin served on a local TCP port is addressed
-LOCAL_ADDRESS = {"keithley": "TCPIP::127.0.0.1::{port}::SOCKET",
-                 "coolingbox": "modbus-rtu:socket://127.0.0.1:{port}"}
 
 
 def is_sim(address: str | None) -> bool:
@@ -72,7 +68,7 @@ class StationInstruments:
         server = serve_simulated_instrument(role, station_sim_address(role, address,
                                                                       self.station))
         self._stops.append(server.close)
-        return LOCAL_ADDRESS[role].format(port=server.port)
+        return server.instrument_address
 
     def open(self, role: str) -> Any:
         """The driver of ``role`` opened at its address (UserError if the station has none)."""

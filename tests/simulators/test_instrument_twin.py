@@ -119,10 +119,11 @@ def test_cli_errors_are_one_line():
     assert proc.returncode == 2 and out == ""
     assert err.strip().startswith(f"error: 127.0.0.1:{port}: cannot listen there")
     assert len(err.strip().splitlines()) == 1
-    proc = _serve("keithley")
+    proc = _serve("toaster")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
-    assert err.strip() == "error: no simulated instrument 'keithley' (known: optical)"
+    assert err.strip() == ("error: no simulated instrument 'toaster' (known: "
+                           f"{', '.join(kinds())})")
     proc = _serve("optical", "sim://modul")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and len(err.strip().splitlines()) == 1
