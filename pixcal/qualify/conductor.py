@@ -31,6 +31,7 @@ from typing import Any
 
 from hal.instruments.clock import ScaledClock
 from pixcal.errors import UserError
+from pixcal.qualify import preflight
 from pixcal.qualify.pool import BoardPool
 from pixcal.qualify.qplan import QualificationPlan, Stage
 from pixcal.qualify.station import Station
@@ -85,6 +86,7 @@ def run_qualification(station: Station, qplan: QualificationPlan, out_root: Path
     found before anything is started (then nothing is left behind but the summary).
     """
     view = view or QualificationView()
+    preflight.check(preflight.plan_problems(station, qplan))
     folder = qualification_folder(out_root, qplan.name)
     summary = Summary(folder / "qualification.json", str(uuid.uuid4()), station.as_document(),
                       qplan.as_document())
@@ -118,6 +120,7 @@ class Conductor:
         s.save()
         try:
             self.instruments.start()
+            preflight.check(preflight.reach_all(self.station, self.qplan, self.instruments))
             if "coolingbox" in self.instruments.addresses:
                 self.box = self.instruments.open("coolingbox")
             pause_wall = self.station.limits.pause_timeout_s / self.station.speedup

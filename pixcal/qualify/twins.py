@@ -1,6 +1,7 @@
 """The station's instruments as the qualification reaches them: a real address is used as it
 is; a ``sim://`` address is the simulated twin, served by this process on 127.0.0.1 and reached
-through its real protocol (SCPI over a TCP socket for the Keithley, Modbus TCP for the box), exactly like a real instrument.
+through its real protocol (SCPI over a TCP socket for the Keithley, Modbus TCP for the box),
+exactly like a real instrument.
 
 A simulated station is made consistent here: both twins run with the station's clock speed-up
 (an address that names another ``speedup`` is refused), and the Keithley twin follows the
