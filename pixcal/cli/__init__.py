@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "grade": "pixcal.cli.grade:grade",
     "plan": "pixcal.cli.plans:plan",
     "plans": "pixcal.cli.plans:plans",
+    "qualify": "pixcal.cli.qualify:qualify",
     "regrade": "pixcal.cli.regrade:regrade",
     "report": "pixcal.cli.report:report",
     "run": "pixcal.cli.run:run",
