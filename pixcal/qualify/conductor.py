@@ -252,6 +252,8 @@ class Conductor:
             record["step"] = event[4]
             self.view.module(board, f"{stage.label}: {event[4]}")
             self.view.points(board, 0, 0)
+        elif kind == "step_done":
+            record.setdefault("steps", {})[event[4]] = event[5]
         elif kind == "points":
             self.view.points(board, event[3], event[4])
         elif kind == "paused":

@@ -41,7 +41,8 @@ def table(model: type[M], raw: Any, fail: Fail, *at: Any) -> M:
     try:
         return model(**raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()  # a misspelt key first: it explains the "missing" one
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = [str(p) for p in err["loc"]]
         key = loc[0] if loc else ""
         name = ".".join(loc) or "value"

@@ -82,9 +82,13 @@ class WorkerProgress(StepProgress):
 
     def step_started(self, step: Step, unit: str):
         self.send("step", step.index, step.name)
-        return _Points(self.send)
+        self.points = _Points(self.send)
+        return self.points
 
     def step_finished(self, step: Step, status: str, hardware_s: float | None) -> None:
+        points = getattr(self, "points", None)
+        if points is not None and points.total:
+            self.send("points", points.done, points.total)
         self.send("step_done", step.index, step.name, status)
 
     def message(self, text: str) -> None:
