@@ -83,6 +83,8 @@ class BoxSettings:
 
     margin_c: float = 2.0          # keep the dew point this far below the set-point/temperature
     safe_c: float = 20.0           # make_safe() set-point
+    dry_extra_c: float = 1.0       # flush until the dew point is this much beyond the margin
+    #                                (reading noise must not trip the interlock right after)
     flush_timeout_s: float = 3600.0  # how long set_temperature() may flush before refusing
     poll_s: float = 5.0            # reading period of the waits
     stable_tolerance_c: float = 0.5
@@ -193,7 +195,7 @@ class CoolingBox:
         if not state.flushing:
             self.flush(True)
         start = self.clock.now()
-        while state.dewpoint_c + s.margin_c > setpoint_c:
+        while state.dewpoint_c + s.margin_c + s.dry_extra_c > setpoint_c:
             if self.clock.now() - start >= s.flush_timeout_s:
                 raise DewPointError(
                     f"{self.address}: set-point {setpoint_c:g} °C refused: the dew point is "

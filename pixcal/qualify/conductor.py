@@ -192,6 +192,8 @@ class Conductor:
                         "qualification_stage": stage.label, "station": self.station.name,
                         "box_setpoint_c": "" if stage.temperature_c is None
                         else float(stage.temperature_c)},
+                overrides={} if stage.temperature_c is None
+                else {"temperature_c": float(stage.temperature_c)},
                 instruments=instruments, operator=self.station.operator,
                 site=self.station.site, speedup=self.station.speedup)
         return jobs
@@ -358,7 +360,8 @@ class Conductor:
                                s.module(label, self.boards[event[1]].module), event[3])
             for board in killed:
                 s.problems.append(f"{board}: the board process had to be killed")
-            for board in set(killed) | {b for b, why in self.lost.items() if "died" in why}:
+            # boards whose run could not confirm the power-off: try again over a new link
+            for board in sorted(set(killed) | set(self.lost)):
                 s.safe_state[f"board {board}"] = _power_off(self.boards[board])
         for st in s.stages:  # what never ran says so
             if st["status"] == "pending":

@@ -15,6 +15,7 @@ and the file closed with an honest status before the worker reports.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import signal
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pixcal.plan import Step
+from pixcal.plan import Plan, Step
 from pixcal.procedures.base import NullProgress
 from pixcal.runner import StepProgress
 from pixcal.signals import Stopped
@@ -43,6 +44,8 @@ class Job:
     out_dir: str
     header: dict[str, Any] = field(default_factory=dict)
     instruments: dict[str, str] = field(default_factory=dict)
+    #: parameters set in every step that has them (an IV's temperature_c: the box's set-point)
+    overrides: dict[str, Any] = field(default_factory=dict)
     operator: str = ""
     site: str = ""
     speedup: float = 1.0  # the station clock's (drivers of simulated instruments wait less)
@@ -116,6 +119,20 @@ class WorkerProgress(StepProgress):
         return rows
 
 
+def with_overrides(plan: Plan, overrides: dict[str, Any]) -> Plan:
+    """``plan`` with ``overrides`` applied to every step whose parameters have that name
+    (validated again like the plan's own values)."""
+    steps = []
+    for step in plan.steps:
+        fields = type(step.params).model_fields
+        update = {k: v for k, v in overrides.items() if k in fields}
+        params = step.params
+        if update:
+            params = type(params)(**(step.params_dict() | update))
+        steps.append(dataclasses.replace(step, params=params))
+    return dataclasses.replace(plan, steps=tuple(steps))
+
+
 def board_worker(board: Any, jobs, events, readings, go, pause_limit_s: float) -> None:
     """Process entry point: run jobs for ``board`` (a :class:`~pixcal.qualify.station.Board`)
     until a None job or a stop signal."""
@@ -146,7 +163,7 @@ def _run_job(board: Any, job: Job, events, readings, go, pause_limit_s: float
     progress = WorkerProgress(board.name, job.job_id, events, readings, go, pause_limit_s)
     progress.monitor_rows()  # readings left from the previous run belong to no file
     try:
-        plan = load_plan(job.plan_source)
+        plan = with_overrides(load_plan(job.plan_source), job.overrides)
         described = None if board.config is None else describe_config(peek_config(board.config))
         connection = connect(board.address, described=described)
         request = RunRequest(plan, connection.url, board.config, board.module,

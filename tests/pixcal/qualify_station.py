@@ -1,0 +1,51 @@
+"""Simulated stations for the qualification tests: station files, the twins served in the test
+process (so that their state can be read back after the qualification), a board served over TCP
+whose link can be cut."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+DATA = Path(__file__).parents[1] / "data" / "qualify"
+SPEEDUP = 1000
+
+
+def station_file(tmp_path: Path, boards: list[tuple[str, str]], keithley: str | None = None,
+                 box: str | None = None, extra: str = "", configs: dict[str, Path] | None = None
+                 ) -> Path:
+    """A station file with ``boards`` [(address, module)], named TB0.. in order."""
+    for name in ("short.toml", "iv-short.toml", "quick.toml"):
+        shutil.copy(DATA / name, tmp_path / name)
+    lines = ['name = "teststation"', f"speedup = {SPEEDUP}", 'output = "runs"', extra]
+    if keithley:
+        lines += ["[keithley]", f'address = "{keithley}"']
+    if box:
+        lines += ["[coolingbox]", f'address = "{box}"']
+    for i, (address, module) in enumerate(boards):
+        lines += ["[[boards]]", f'name = "TB{i}"', f'address = "{address}"',
+                  f'module = "{module}"']
+        if configs and module in configs:
+            lines.append(f'config = "{configs[module]}"')
+    path = tmp_path / "station.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def plan_file(tmp_path: Path, text: str, name: str = "plan.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def sim_boards(n: int) -> list[tuple[str, str]]:
+    return [(f"sim://roc?seed={i + 1}&defects=none", f"M000{i + 1}") for i in range(n)]
+
+
+def serve_keithley(query: str = ""):
+    """The Keithley twin served here (``server.target`` is the twin): (server, address)."""
+    from pixcal.connect import serve_simulated_instrument
+
+    server = serve_simulated_instrument(
+        "keithley", f"sim://roc?seed=1&speedup={SPEEDUP}&temperature=-20{query}")
+    return server, server.instrument_address
