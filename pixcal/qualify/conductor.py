@@ -330,12 +330,17 @@ class Conductor:
         if self.setpoint is None:
             return
         limits = self.station.limits
-        in_band = abs(state.temperature_c - self.setpoint) <= limits.band_c
+        margin = getattr(getattr(self.box, "settings", None), "margin_c", 2.0)
+        too_warm_or_cold = abs(state.temperature_c - self.setpoint) > limits.band_c
+        too_humid = state.dewpoint_c + margin > state.temperature_c
+        in_band = not (too_warm_or_cold or too_humid)
         if not in_band and self.pool.go.is_set():
             self.pool.go.clear()
             self.out_since = now
-            self.view.message(f"box at {state.temperature_c:+.1f} C, out of the band "
-                              f"{self.setpoint:g} +- {limits.band_c:g} C: modules pause at "
+            why = (f"dew point {state.dewpoint_c:+.1f} C within {margin:g} C of the "
+                   f"temperature" if too_humid else f"out of the band {self.setpoint:g} +- "
+                   f"{limits.band_c:g} C")
+            self.view.message(f"box at {state.temperature_c:+.1f} C, {why}: modules pause at "
                               "their next step")
         elif in_band and not self.pool.go.is_set():
             self.pool.go.set()

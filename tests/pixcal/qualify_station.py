@@ -49,3 +49,40 @@ def serve_keithley(query: str = ""):
     server = serve_simulated_instrument(
         "keithley", f"sim://roc?seed=1&speedup={SPEEDUP}&temperature=-20{query}")
     return server, server.instrument_address
+
+
+def when_step_runs(out: Path, module: str, action, timeout_s: float = 240.0):
+    """A started thread that calls ``action()`` once a step of ``module``'s run (under
+    ``out``) is running; ``thread.fired`` tells whether it did."""
+    import threading
+    import time
+
+    from pixcal.store import RunFile
+
+    def watch():
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for path in out.glob(f"*/{module}/*.h5"):
+                try:
+                    steps = RunFile(path).steps()
+                except Exception:
+                    continue
+                if any(s.status == "running" for s in steps):
+                    action()
+                    thread.fired = True
+                    return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.fired = False
+    thread.start()
+    return thread
+
+
+def serve_box(query: str = ""):
+    """The cooling-box twin served here (``server.target``): (server, address)."""
+    from pixcal.connect import serve_simulated_instrument
+
+    server = serve_simulated_instrument("coolingbox",
+                                        f"sim://coolingbox?seed=2&speedup={SPEEDUP}{query}")
+    return server, server.instrument_address

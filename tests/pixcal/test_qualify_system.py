@@ -5,13 +5,19 @@ read back from the simulated instruments, and the fault matrix's box and board f
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import h5py
 import numpy as np
 import pytest
-from qualify_station import SPEEDUP, plan_file, serve_keithley, sim_boards, station_file
+from qualify_station import (
+    SPEEDUP,
+    plan_file,
+    serve_box,
+    sim_boards,
+    station_file,
+    when_step_runs,
+)
 
 from pixcal.qualify.conductor import run_qualification
 from pixcal.qualify.qplan import load_qualification_plan
@@ -49,8 +55,9 @@ def assert_safe(summary, keithley=None):
     assert k["confirmed"] and k["voltage_v"] == 0 and not k["output_on"]
     if keithley is not None:  # the twin itself says so
         assert not keithley.output_on and keithley.level == 0
-    if "coolingbox" in summary.safe_state:
-        assert summary.safe_state["coolingbox"]["setpoint_c"] == 20
+    box = summary.safe_state.get("coolingbox", {})
+    if box.get("confirmed"):
+        assert box["setpoint_c"] == 20 and box["flushing"]
 
 
 def assert_files_honest(summary):
@@ -107,7 +114,7 @@ def test_qualification_end_to_end_four_modules(tmp_path):
 
 
 @pytest.mark.parametrize("fault, kind", [
-    ("humid", "HumidityTooHigh"),
+    ("humid", "DewPointError"),  # a HumidityTooHigh: the flush cannot dry the air
     ("weak", "SetpointNotReached"),
     ("mute", "BoxNotAnswering"),
 ])
@@ -129,24 +136,35 @@ def test_box_faults_stop_the_qualification_safely(tmp_path, fault, kind):
         fault == "mute")
 
 
+LONG = ('[[steps]]\nprocedure = "alive"\nntrig = 10\n\n'
+        '[[steps]]\nprocedure = "alive"\nntrig = 10\nname = "again"\n')
+
+
 def test_box_going_silent_mid_test_stops_every_module_safely(tmp_path):
     """The controller stops answering while the modules run: every run is stopped
     (interrupted, module off), the qualification fails naming the box."""
-    station = station_file(tmp_path, sim_boards(2), keithley="sim://roc?seed=9",
-                           box="sim://coolingbox?seed=2&fault=mute&fault_after_s=1500")
-    plan = plan_file(tmp_path, TEST_AT.format(t=17, timeout=3600).replace(
-        'plan = "short.toml"', 'plan = "long.toml"'))
-    plan_file(tmp_path, '[[steps]]\nprocedure = "alive"\nntrig = 10\n\n'
-              '[[steps]]\nprocedure = "alive"\nntrig = 10\nname = "again"\n', "long.toml")
-    summary = run(station, plan, tmp_path)
+    box, address = serve_box()
+    station = station_file(tmp_path, sim_boards(2), keithley="sim://roc?seed=9", box=address)
+    plan_file(tmp_path, LONG, "long.toml")
+    plan = plan_file(tmp_path, TEST_AT.format(t=17, timeout=3600).replace("short.toml",
+                                                                          "long.toml"))
+    watcher = when_step_runs(tmp_path / "out", "M0002", lambda: box.target.inject("mute"))
+    try:
+        summary = run(station, plan, tmp_path)
+    finally:
+        box.close()
+    assert watcher.fired
     assert summary.status == "failed" and "BoxNotAnswering" in summary.error
     records = summary.stages[0]["modules"]
-    assert set(records) == {"M0001", "M0002"}
+    assert records["M0002"]["status"] == "interrupted"
     for record in records.values():
-        assert record["status"] == "interrupted"
-        head = RunFile(summary.path.parent / record["file"]).header()
-        assert head["status"] == "interrupted" and head["power_off_confirmed"]
+        if "file" in record:
+            head = RunFile(summary.path.parent / record["file"]).header()
+            assert head["status"] == record["status"] and head["power_off_confirmed"]
+            assert head["error"]  # says why
     assert_files_honest(summary)
+    assert_safe(summary)
+    assert not summary.safe_state["coolingbox"]["confirmed"]
 
 
 def test_board_link_lost_mid_step_one_module_of_four(tmp_path, capsys):
@@ -165,41 +183,26 @@ def test_board_link_lost_mid_step_one_module_of_four(tmp_path, capsys):
     boards = [*sim_boards(3), (f"socket://127.0.0.1:{port}", "M0004")]
     station = station_file(tmp_path, boards, keithley="sim://roc?seed=9",
                            box="sim://coolingbox?seed=2", configs={"M0004": config})
-    plan_file(tmp_path, '[[steps]]\nprocedure = "alive"\nntrig = 10\n\n'
-              '[[steps]]\nprocedure = "alive"\nntrig = 10\nname = "again"\n', "long.toml")
+    plan_file(tmp_path, LONG, "long.toml")
     plan = plan_file(tmp_path, TEST_AT.format(t=17, timeout=3600).replace(
         "short.toml", "long.toml") + '\n[[stages]]\nkind = "test"\nplan = "short.toml"\n')
-    cut = threading.Event()
-
-    def cut_mid_step():
+    def cut():
         nonlocal server
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            for path in (tmp_path / "out").glob("*/M0004/*.h5"):
-                try:
-                    steps = RunFile(path).steps()
-                except Exception:
-                    continue
-                if any(s.status == "running" for s in steps):
-                    server.close()  # the link goes ...
-                    cut.set()
-                    time.sleep(0.5)  # ... and the board comes back later, still powered
-                    server = TcpServer(board, "127.0.0.1", port).start()
-                    return
-            time.sleep(0.01)
+        server.close()  # the link goes ...
+        time.sleep(0.5)  # ... and the board comes back later, still powered
+        server = TcpServer(board, "127.0.0.1", port).start()
 
-    watcher = threading.Thread(target=cut_mid_step, daemon=True)
-    watcher.start()
+    watcher = when_step_runs(tmp_path / "out", "M0004", cut)
     try:
         summary = run(station, plan, tmp_path)
     finally:
         watcher.join(5)
         server.close()
-    assert cut.is_set()
+    assert watcher.fired
     first, second = summary.stages
     lost = first["modules"]["M0004"]
-    assert lost["status"] == "failed" and "TransportError" in lost["error"] or \
-        "Rpc" in lost["error"]
+    assert lost["status"] == "failed"
+    assert "TransportError" in lost["error"] or "Rpc" in lost["error"]
     head = RunFile(summary.path.parent / lost["file"]).header()
     assert head["status"] == "failed"
     assert any(s.status == "failed" and "lost the board" in s.error
