@@ -74,8 +74,9 @@ def qualify(station: Path, plan: str, dry_run: bool, out_dir: Path | None) -> No
 
     \b
     Examples:
-      pixcal qualify tests/data/qualify/station-sim.toml tests/data/qualify/quick.toml --dry-run
-      pixcal qualify tests/data/qualify/station-sim.toml tests/data/qualify/quick.toml -o runs/
+      pixcal qualify testplans/stations/sim.toml qualification-short --dry-run
+      pixcal qualify testplans/stations/sim.toml qualification-short -o runs/
+      pixcal qualify testplans/stations/sim.toml qualification --dry-run  the full sequence
     """
     from pixcal.qualify import preflight
     from pixcal.qualify.qplan import load_qualification_plan
@@ -106,12 +107,12 @@ def _dry_run(st, qp) -> None:
     from pixcal.qualify.schedule import build_schedule, simulated_hardware_s
 
     entries = build_schedule(st, qp, simulated_hardware_s())
-    table = Table("#", "stage", "what", "box h", "run h", "total h",
+    table = Table("#", "stage", "what", "box min", "run min", "total min",
                   title=f"{qp.name} on {st.name} ({len(st.boards)} module(s))",
                   title_justify="left")
     for i, e in enumerate(entries, 1):
-        table.add_row(str(i), e.label, e.what, f"{e.box_s / 3600:.2f}", f"{e.run_s / 3600:.2f}",
-                      f"{e.station_s / 3600:.2f}")
+        table.add_row(str(i), e.label, e.what, f"{e.box_s / 60:.1f}", f"{e.run_s / 60:.1f}",
+                      f"{e.station_s / 60:.1f}")
     Console().print(table)
     total = sum(e.station_s for e in entries)
     click.echo(f"estimated station time: {total / 3600:.2f} h ({total / 3600 / len(st.boards):.2f}"

@@ -4,7 +4,7 @@ Keithley source-meter shared by the IV curves, the cooling box, the safety limit
 ::
 
     name = "box-1"                      # stored in every results file
-    output = "qualification-runs"       # folder for the results (pixcal qualify -o overrides)
+    output = "qualification-runs"       # results folder, relative to where pixcal runs (-o wins)
     speedup = 1                         # clock speed-up of the SIMULATED instruments only
     operator = "A. Tester"
     site = "PSI"
@@ -29,7 +29,8 @@ Keithley source-meter shared by the IV curves, the cooling box, the safety limit
     module = "M0696"
     config = "M0696.toml"               # optional: else a fresh default configuration
 
-Relative paths (``config``, ``output``) are relative to the station file's folder.
+A board's ``config`` path is relative to the station file's folder; ``output`` is relative to
+the folder pixcal runs in (like ``pixcal run --out``).
 """
 
 from __future__ import annotations
@@ -171,5 +172,5 @@ def parse_station(data: dict[str, Any], path: Path,
         name=data.get("name", path.stem), source=source, boards=tuple(boards),
         keithley=instruments.get("keithley"), coolingbox=instruments.get("coolingbox"),
         limits=limits, speedup=float(speedup),
-        output=output if output.is_absolute() else here / output,
+        output=output,
         operator=data.get("operator", ""), site=data.get("site", ""))

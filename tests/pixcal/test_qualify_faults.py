@@ -89,8 +89,7 @@ temperature_c = 17
 """
 
 
-@pytest.mark.parametrize("signum, seed", [(signal.SIGTERM, 1), (signal.SIGINT, 2),
-                                          (signal.SIGTERM, 3)])
+@pytest.mark.parametrize("signum, seed", [(signal.SIGTERM, 1), (signal.SIGINT, 3)])
 def test_signal_at_a_random_moment_leaves_everything_safe(tmp_path, signum, seed):
     """``pixcal qualify`` stopped by SIGTERM, or Ctrl-C (SIGINT to its whole process group),
     at a random moment: HV 0 V output off and the box safe (read back from the twins, which
