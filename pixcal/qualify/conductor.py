@@ -211,9 +211,9 @@ class Conductor:
     def _iv(self, stage: Stage) -> float:
         """The IV run plan on one module after the other (one Keithley)."""
         total = 0.0
-        keithley = {"keithley": self.instruments.addresses["keithley"]}
         for name in self.boards:
-            jobs = self._jobs_for(stage, [name], keithley)
+            supply = self.instruments.addresses[self.instruments.keithley_for(name)]
+            jobs = self._jobs_for(stage, [name], {"keithley": supply})
             if not jobs:
                 continue
             t0 = self.clock.now()
@@ -375,8 +375,8 @@ class Conductor:
                 if record["status"] in ("pending", "running"):
                     record.update(status="interrupted" if aborted else "failed",
                                   error=record.get("error") or s.error)
-        if "keithley" in self.instruments.addresses:
-            s.safe_state["keithley"] = self._safe_keithley()
+        for key in self.instruments.keithleys():
+            s.safe_state[key] = self._safe_keithley(key)
         if self.box is not None or "coolingbox" in self.instruments.addresses:
             s.safe_state["coolingbox"] = self._safe_box()
         self.instruments.stop()
@@ -388,10 +388,10 @@ class Conductor:
         s.finished_utc = utc_now()
         s.save()
 
-    def _safe_keithley(self) -> dict[str, Any]:
+    def _safe_keithley(self, key: str) -> dict[str, Any]:
         """Connect afresh (the link may be what failed), ramp to 0 V, output off, read back."""
         try:
-            k = self.instruments.open("keithley")
+            k = self.instruments.open(key)
         except Exception as exc:
             return {"confirmed": False, "error": f"cannot reach the Keithley: {exc}"}
         try:

@@ -32,7 +32,8 @@ def plan_problems(station: Station, qplan: QualificationPlan) -> list[str]:
                            f"{lim.box_min_c:g} .. {lim.box_max_c:g} C")
         if stage.set_points and not station.coolingbox:
             out.append(f"{where}: needs the cooling box; the station has no [coolingbox]")
-        if stage.kind == "iv" and not station.keithley:
+        if stage.kind == "iv" and not station.keithley and not all(
+                b.keithley for b in station.boards):
             out.append(f"{where}: needs the Keithley; the station has no [keithley]")
         if stage.plan is None:
             continue
@@ -80,18 +81,19 @@ def reach_all(station: Station, qplan: QualificationPlan, instruments: Any) -> l
         except Exception as exc:
             out.append(f"board {board.name} at {board.address}: {exc}")
     needs_hv = any(s.kind == "iv" for s in qplan.stages)
-    if "keithley" in instruments.addresses and needs_hv:
+    for key in instruments.keithleys() if needs_hv else []:
+        where = f"{key} at {instruments.addresses[key]}"
         try:
-            k = instruments.open("keithley")
+            k = instruments.open(key)
             try:
                 wanted = max_bias_v(qplan)
                 if k.voltage_limit_v < wanted:
-                    out.append(f"keithley at {station.keithley}: a {k.model} goes to "
-                               f"{k.voltage_limit_v:g} V, the plan asks for {wanted:g} V")
+                    out.append(f"{where}: a {k.model} goes to {k.voltage_limit_v:g} V, the "
+                               f"plan asks for {wanted:g} V")
             finally:
                 k.close()
         except Exception as exc:
-            out.append(f"keithley at {station.keithley}: {exc}")
+            out.append(f"{where}: {exc}")
     needs_box = any(s.set_points for s in qplan.stages)
     if "coolingbox" in instruments.addresses and needs_box:
         try:

@@ -28,6 +28,8 @@ Keithley source-meter shared by the IV curves, the cooling box, the safety limit
     address = "usb://DTB_WS6MP2"
     module = "M0696"
     config = "M0696.toml"               # optional: else a fresh default configuration
+    # keithley = "..."                  # optional: this module's own bias supply (its IV
+    #                                     uses it instead of the station's [keithley])
 
 A board's ``config`` path is relative to the station file's folder; ``output`` is relative to
 the folder pixcal runs in (like ``pixcal run --out``).
@@ -79,16 +81,19 @@ class BoardEntry(Table):
     address: str = Field(min_length=1)
     module: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     config: str | None = None
+    keithley: str | None = Field(None, min_length=1)
 
 
 @dataclass(frozen=True)
 class Board:
-    """One test board and the module on it."""
+    """One test board and the module on it (``keithley``: its own bias supply, if not the
+    station's shared one)."""
 
     name: str
     address: str
     module: str
     config: Path | None
+    keithley: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ class Station:
                 "keithley": self.keithley, "coolingbox": self.coolingbox,
                 "limits": self.limits.model_dump(), "output": str(self.output),
                 "boards": [{"name": b.name, "address": b.address, "module": b.module,
-                            "config": str(b.config) if b.config else None}
+                            "config": str(b.config) if b.config else None,
+                            "keithley": b.keithley}
                            for b in self.boards]}
 
 
@@ -155,7 +161,8 @@ def parse_station(data: dict[str, Any], path: Path,
             if not config.exists():
                 raise fail(f"boards[{i + 1}].config: {config}: no such file", "boards", i,
                            "config")
-        boards.append(Board(entry.name, entry.address.strip(), entry.module, config))
+        boards.append(Board(entry.name, entry.address.strip(), entry.module, config,
+                            entry.keithley.strip() if entry.keithley else None))
     for key in ("name", "address", "module"):
         seen: dict[str, int] = {}
         for i, b in enumerate(boards):

@@ -56,10 +56,25 @@ class StationInstruments:
         self._stops: list[Any] = []
 
     def start(self) -> None:
+        """Serve the twins; ``addresses`` then maps ``keithley``, ``coolingbox`` and
+        ``keithley@BOARD`` (a board's own supply) to what the drivers open."""
         for role in ROLES:
             address = getattr(self.station, role)
             if address:
                 self.addresses[role] = self._serve(role, address)
+        for board in self.station.boards:
+            if board.keithley:
+                self.addresses[f"keithley@{board.name}"] = self._serve("keithley",
+                                                                       board.keithley)
+
+    def keithleys(self) -> list[str]:
+        """The keys of every bias supply of the station."""
+        return [k for k in self.addresses if k.split("@")[0] == "keithley"]
+
+    def keithley_for(self, board: str) -> str:
+        """The key of the supply that biases ``board``'s module."""
+        own = f"keithley@{board}"
+        return own if own in self.addresses else "keithley"
 
     def _serve(self, role: str, address: str) -> str:
         if not is_sim(address):
@@ -71,15 +86,17 @@ class StationInstruments:
         self._stops.append(server.close)
         return server.instrument_address
 
-    def open(self, role: str) -> Any:
-        """The driver of ``role`` opened at its address (UserError if the station has none)."""
-        if role not in self.addresses:
-            raise UserError(f"{self.station.source}: the station has no [{role}]")
+    def open(self, key: str) -> Any:
+        """The driver of ``key`` (a role, or ``keithley@BOARD``) opened at its address with
+        the station clock (UserError if the station has none)."""
+        if key not in self.addresses:
+            raise UserError(f"{self.station.source}: the station has no [{key}]")
+        role = key.split("@")[0]
         try:
             cls = driver(role)
         except KeyError:
             raise UserError(f"no driver for the {role} in this pixcal") from None
-        return cls.open(self.addresses[role], clock=self.clock)
+        return cls.open(self.addresses[key], clock=self.clock)
 
     def stop(self) -> None:
         for stop in self._stops:

@@ -11,10 +11,10 @@ DATA = Path(__file__).parents[1] / "data" / "qualify"
 SPEEDUP = 1000
 
 
-def station_file(tmp_path: Path, boards: list[tuple[str, str]], keithley: str | None = None,
+def station_file(tmp_path: Path, boards: list[tuple[str, ...]], keithley: str | None = None,
                  box: str | None = None, extra: str = "", configs: dict[str, Path] | None = None
                  ) -> Path:
-    """A station file with ``boards`` [(address, module)], named TB0.. in order."""
+    """A station file with ``boards`` [(address, module[, own keithley])], named TB0.."""
     for name in ("short.toml", "iv-short.toml", "quick.toml"):
         shutil.copy(DATA / name, tmp_path / name)
     lines = ['name = "teststation"', f"speedup = {SPEEDUP}", 'output = "runs"', extra]
@@ -22,9 +22,9 @@ def station_file(tmp_path: Path, boards: list[tuple[str, str]], keithley: str | 
         lines += ["[keithley]", f'address = "{keithley}"']
     if box:
         lines += ["[coolingbox]", f'address = "{box}"']
-    for i, (address, module) in enumerate(boards):
+    for i, (address, module, *own) in enumerate(boards):
         lines += ["[[boards]]", f'name = "TB{i}"', f'address = "{address}"',
-                  f'module = "{module}"']
+                  f'module = "{module}"'] + [f'keithley = "{k}"' for k in own]
         if configs and module in configs:
             lines.append(f'config = "{configs[module]}"')
     path = tmp_path / "station.toml"

@@ -126,7 +126,7 @@ def test_signal_at_a_random_moment_leaves_everything_safe(tmp_path, signum, seed
     assert proc.returncode == 130, err.decode()[-2000:]
     assert summary["status"] == "interrupted" and "interrupted" in summary["error"]
     assert summary["finished_utc"]
-    assert summary["safe_state"]["keithley"]["confirmed"]
+    assert summary["safe_state"]["keithley"]["confirmed"]  # read back by the driver
     for stage in summary["stages"]:
         assert stage["status"] in ("completed", "interrupted", "skipped")
         for record in stage["modules"].values():

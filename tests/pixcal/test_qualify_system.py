@@ -51,8 +51,10 @@ def module_files(summary, module):
 
 def assert_safe(summary, keithley=None):
     """HV at 0 V with the output off, the box safe: read back from the instruments."""
-    k = summary.safe_state["keithley"]
-    assert k["confirmed"] and k["voltage_v"] == 0 and not k["output_on"]
+    supplies = [v for k, v in summary.safe_state.items() if k.startswith("keithley")]
+    assert supplies
+    for k in supplies:
+        assert k["confirmed"] and k["voltage_v"] == 0 and not k["output_on"]
     if keithley is not None:  # the twin itself says so
         assert not keithley.output_on and keithley.level == 0
     box = summary.safe_state.get("coolingbox", {})
@@ -74,8 +76,9 @@ def assert_files_honest(summary):
 
 
 def test_qualification_end_to_end_four_modules(tmp_path):
-    station = station_file(tmp_path, sim_boards(4), keithley="sim://roc?seed=9",
-                           box="sim://coolingbox?seed=2")
+    # each module's IV on a twin of its own sensor, one after the other as with one supply
+    boards = [(a, m, a.replace("&defects=none", "")) for a, m in sim_boards(4)]
+    station = station_file(tmp_path, boards, box="sim://coolingbox?seed=2")
     summary = run(station, tmp_path / "quick.toml", tmp_path)
     assert summary.status == "completed", summary.error
     assert [s["status"] for s in summary.stages] == ["completed"] * 5
@@ -106,9 +109,11 @@ def test_qualification_end_to_end_four_modules(tmp_path):
                 assert np.allclose(v, [0, -25, -50, -75, -100], atol=0.5)
                 assert len(run_file.dataset(step.key, "current_a")) == 5
                 i100[module, setpoint] = step.summary["i100_ua"]
-    # the Keithley's sensor follows the box: warmer is leakier, for every module
-    for module in ("M0001", "M0002", "M0003", "M0004"):
+    # each sensor follows the box: warmer is leakier; and the sensors differ
+    modules = ("M0001", "M0002", "M0003", "M0004")
+    for module in modules:
         assert i100[module, 17] > 2 * i100[module, -20]
+    assert len({round(i100[m, 17], 4) for m in modules}) == 4
     env = (summary.path.parent / "environment.csv").read_text().splitlines()
     assert env[0].startswith("unix_time_s,temperature_c") and len(env) > 20
 
