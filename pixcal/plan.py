@@ -110,16 +110,25 @@ def is_qualification_plan(path: Path) -> bool:
     return any(line.strip().startswith("[[stages]]") for line in text.splitlines())
 
 
-def resolve_plan_path(name_or_path: str) -> Path:
-    """A plan file path, or the name of a shipped plan (``pretest`` -> testplans/pretest.toml)."""
+def find_plan_file(name_or_path: str) -> Path | None:
+    """A plan file path as given, or the shipped file of that name (``pretest`` ->
+    testplans/pretest.toml), or None."""
     path = Path(name_or_path)
     if path.exists():
         return path
     shipped = shipped_plans_dir() / f"{path.stem}.toml"
     if shipped.exists() and path.parent in (Path("."), Path("testplans")):
         return shipped
-    known = ", ".join(p.stem for p in shipped_plans())
-    raise InputFileError(path, f"no such plan file (shipped plans: {known})")
+    return None
+
+
+def resolve_plan_path(name_or_path: str) -> Path:
+    """A plan file path, or the name of a shipped plan (``pretest`` -> testplans/pretest.toml)."""
+    found = find_plan_file(name_or_path)
+    if found is None:
+        known = ", ".join(p.stem for p in shipped_plans())
+        raise InputFileError(name_or_path, f"no such plan file (shipped plans: {known})")
+    return found
 
 
 def load_plan(path: str | Path) -> Plan:

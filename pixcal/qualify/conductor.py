@@ -153,7 +153,7 @@ class Conductor:
         try:
             box_s = 0.0
             for setpoint in stage.set_points:
-                box_s += self._reach(setpoint)
+                box_s += self._reach(setpoint, stage.hold_s(self.qplan.box))
             entry["box_s"] = round(box_s, 1)
             if stage.kind == "test":
                 entry["run_s"] = self._test(stage)
@@ -259,6 +259,7 @@ class Conductor:
         elif kind == "points":
             self.view.points(board, event[3], event[4])
         elif kind == "paused":
+            record["pauses"] = record.get("pauses", 0) + 1
             self.view.module(board, f"{stage.label}: paused before {event[3]} (box out of band)")
         elif kind == "resumed":
             self.view.module(board, f"{stage.label}: {event[3]}")
@@ -287,7 +288,7 @@ class Conductor:
         self.summary.save()
 
     # ------------------------------------------------------------------ box
-    def _reach(self, setpoint: float) -> float:
+    def _reach(self, setpoint: float, hold_s: float) -> float:
         """Set the box and wait until it is stable (the plan's rule); station seconds taken."""
         if self.box is None:
             raise UserError(f"{self.station.source}: the plan needs a cooling box (set-point "
@@ -297,7 +298,7 @@ class Conductor:
         self.view.box(f"set-point {setpoint:g} C")
         self.box.set_temperature(setpoint)
         self.setpoint = setpoint
-        self.box.wait_stable(setpoint, tolerance_c=rule.tolerance_c, hold_s=rule.hold_s,
+        self.box.wait_stable(setpoint, tolerance_c=rule.tolerance_c, hold_s=hold_s,
                              timeout_s=rule.timeout_s, clock=self.clock,
                              on_state=self._record)
         return self.clock.now() - t0

@@ -21,6 +21,7 @@ up (every run plan they name is loaded and checked too).
     count = 10
     low_c = -25
     high_c = 17
+    hold_s = 0                      # optional: hold at each end (default: [box] hold_s)
 
     [[stages]]
     kind = "iv"                     # a run plan that uses the Keithley, one module after the other
@@ -44,7 +45,13 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from pixcal.errors import InputFileError, UserError
-from pixcal.plan import Plan, load_plan, shipped_plans_dir
+from pixcal.plan import (
+    Plan,
+    find_plan_file,
+    is_qualification_plan,
+    load_plan,
+    shipped_plans_dir,
+)
 from pixcal.qualify.tables import Table, failer, table
 from pixcal.tomltext import key_lines, loads, read_text
 
@@ -80,6 +87,8 @@ class CycleStage(Table):
     count: int = Field(ge=1, le=100)
     low_c: float
     high_c: float
+    hold_s: float | None = Field(None, ge=0, le=3600,
+                                 description="hold at each end (default: the [box] rule's)")
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+$")
 
     @model_validator(mode="after")
@@ -111,6 +120,11 @@ class Stage:
     @property
     def temperature_c(self) -> float | None:
         return getattr(self.spec, "temperature_c", None)
+
+    def hold_s(self, rule: BoxRule) -> float:
+        """How long each set-point of this stage is held stable."""
+        own = getattr(self.spec, "hold_s", None)
+        return rule.hold_s if own is None else own
 
     @property
     def set_points(self) -> list[float]:
@@ -145,13 +159,13 @@ def temperature_tag(t: float | None) -> str:
 
 
 def resolve_qplan(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    shipped = shipped_plans_dir() / f"{path.stem}.toml"
-    if shipped.exists() and path.parent in (Path("."), Path("testplans")):
-        return shipped
-    raise InputFileError(path, "no such qualification plan file")
+    """A qualification plan file, or the name of a shipped one (``qualification``)."""
+    found = find_plan_file(name_or_path)
+    if found is None:
+        known = ", ".join(p.stem for p in sorted(shipped_plans_dir().glob("*.toml"))
+                          if is_qualification_plan(p))
+        raise InputFileError(name_or_path, f"no such qualification plan file (shipped: {known})")
+    return found
 
 
 def load_qualification_plan(path: str | Path) -> QualificationPlan:

@@ -71,7 +71,7 @@ def build_schedule(station: Station, qplan: QualificationPlan,
     for stage in qplan.stages:
         box_s = 0.0
         for t in stage.set_points:
-            box_s += abs(t - t_box) / BOX_RAMP_C_PER_MIN * 60 + rule.hold_s
+            box_s += abs(t - t_box) / BOX_RAMP_C_PER_MIN * 60 + stage.hold_s(rule)
             t_box = t
         n = len(station.boards)
         if stage.kind == "test":

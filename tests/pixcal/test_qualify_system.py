@@ -223,3 +223,37 @@ def test_board_link_lost_mid_step_one_module_of_four(tmp_path, capsys):
     assert_files_honest(summary)
     assert_safe(summary)
     assert SPEEDUP == 1000
+
+
+def test_interlock_pauses_the_modules_until_the_box_is_back_in_band(tmp_path):
+    """The box drifts out of band while the modules run (its set-point changed behind the
+    qualification's back): every module waits before its next step, and goes on once the box
+    is back; the readings of the excursion are in the run files."""
+    box, address = serve_box()
+    station = station_file(tmp_path, sim_boards(2), keithley="sim://roc?seed=9", box=address,
+                           extra="[limits]\npause_timeout_s = 30000")
+    plan_file(tmp_path, LONG, "long.toml")
+    plan = plan_file(tmp_path, TEST_AT.format(t=17, timeout=3600).replace("short.toml",
+                                                                          "long.toml"))
+    model = box.target.model
+
+    def drift():
+        model.setpoint_c = 30.0  # someone at the controller ...
+        time.sleep(3.0)  # ... for about 50 min of station time
+        model.setpoint_c = 17.0
+
+    watcher = when_step_runs(tmp_path / "out", "M0001", drift)
+    try:
+        summary = run(station, plan, tmp_path)
+    finally:
+        watcher.join(10)
+        box.close()
+    assert watcher.fired
+    assert summary.status == "completed", summary.error
+    for record in summary.stages[0]["modules"].values():
+        assert record["status"] == "completed"
+        assert record["steps"] == {"alive": "completed", "again": "completed"}
+    assert sum(r.get("pauses", 0) for r in summary.stages[0]["modules"].values()) >= 1
+    with h5py.File(summary.path.parent / summary.stages[0]["modules"]["M0001"]["file"]) as f:
+        temps = f["monitor/temperature_c"][()][:, 1]
+    assert temps.max() > 17 + 2  # the excursion was recorded
