@@ -216,13 +216,12 @@ class Conductor:
             jobs = self._jobs_for(stage, [name], {"keithley": supply})
             if not jobs:
                 continue
-            t0 = self.clock.now()
             self.pool.submit(name, jobs[name])
             self.view.module(name, f"{stage.label}: IV")
             self._wait_jobs(stage)
-            seconds = self.clock.now() - t0
-            self.summary.module(stage.label, self.boards[name].module)["station_s"] = \
-                round(seconds, 1)
+            record = self.summary.module(stage.label, self.boards[name].module)
+            seconds = _curve_seconds(self.folder / record["file"]) if "file" in record else 0.0
+            record["station_s"] = round(seconds, 1)
             total += seconds
         return round(total, 1)
 
@@ -429,6 +428,23 @@ def _hardware_s(path: Path) -> float | None:
     except Exception:
         return None
     return round(value, 1) if value == value else None
+
+
+def _curve_seconds(path: Path) -> float:
+    """Station seconds of a run's curves: the span of each step's ``timestamp`` dataset (the
+    instrument driver's station clock) plus the run's hardware time (0 if unreadable)."""
+    from pixcal.store import RunFile
+
+    try:
+        run = RunFile(path)
+        total = _hardware_s(path) or 0.0
+        for step in run.steps():
+            if "timestamp" in step.datasets:
+                stamps = run.dataset(step.key, "timestamp")
+                total += float(stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
+        return total
+    except Exception:
+        return 0.0
 
 
 def _power_off(board: Any) -> dict[str, Any]:
