@@ -5,6 +5,7 @@ driver through pyvisa; ``pixcal sim serve-instrument keithley`` and ``pixcal hv 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from hal.instruments.clock import ManualClock, ScaledClock
 from hal.instruments.keithley import InstrumentError, Keithley24xx
 from simulators.environment import shared_environment
 from simulators.instruments import build_twin
-from simulators.instruments.keithley import RELAX_A_PER_V
+from simulators.instruments.keithley import LINE_HZ, RELAX_A_PER_V, RELAX_TAU_S
 from simulators.servers import PtyServer, TcpServer
 
 URL = "sim://roc?seed=4&defects=none"
@@ -87,7 +88,9 @@ def test_a_step_is_followed_by_a_decaying_relaxation_current():
     early = volts_amps_status(twin)[1]
     twin.clock.sleep(10.0)
     settled = volts_amps_status(twin)[1]
-    assert early - settled == pytest.approx(-50 * RELAX_A_PER_V, rel=0.3)
+    integration_s = 10 / LINE_HZ  # the reading ends 10 x 1 NPLC after the step
+    expected = -50 * RELAX_A_PER_V * math.exp(-integration_s / RELAX_TAU_S)
+    assert early - settled == pytest.approx(expected, rel=0.05)
     assert settled == pytest.approx(-float(twin.sensor.current_a(150.0)), rel=3e-3)
 
 
