@@ -14,10 +14,12 @@ from hal.transport.tcp import is_loopback
 @click.option("--port", "-p", default=5025, show_default=True, help="TCP port (0: any free).")
 @click.option("--pty", "use_pty", is_flag=True, help="Serve on a pseudo-terminal instead.")
 def serve_instrument(kind: str, address: str, host: str, port: int, use_pty: bool) -> None:
-    """Serve the simulated instrument KIND (e.g. optical) of the module ADDRESS until Ctrl-C.
+    """Serve the simulated instrument KIND (optical, keithley) of the module ADDRESS until
+    Ctrl-C.
 
     Prints its VISA address on stdout - TCPIP::HOST::PORT::SOCKET, or ASRL<pty>::INSTR - for
-    e.g. pixcal run poh --instrument optical=TCPIP::127.0.0.1::5025::SOCKET.
+    e.g. pixcal run poh --instrument optical=TCPIP::127.0.0.1::5025::SOCKET. The Keithley takes
+    more address keys (docs/instruments.md): sim://module?seed=7&temperature=-20&speedup=100.
     """
     from pixcal.cli.sim_serve import serve_until_interrupted, tcp_server
     from pixcal.errors import UserError
