@@ -60,8 +60,10 @@ def off(address: str, step_v: float, rate_v_per_s: float) -> None:
     try:
         if not step_v > 0 or not rate_v_per_s > 0:
             raise UserError("--step and --rate must be > 0")
-        before = keithley.read()
-        click.echo(f"{address}: {keithley.model}: {_describe(before)}", err=True)
+        try:
+            click.echo(f"{address}: {keithley.model}: {_describe(keithley.read())}", err=True)
+        except HalError as exc:  # make_safe below reconnects once
+            click.echo(f"{address}: cannot read the state ({exc}); making safe", err=True)
         keithley.safe_step_v, keithley.safe_rate_v_per_s = step_v, rate_v_per_s
         keithley.make_safe()
         click.echo(f"{address}: confirmed: output OFF, set-point {keithley.level_v():g} V")

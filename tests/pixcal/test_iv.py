@@ -140,3 +140,13 @@ def test_leakage_monitor_at_fixed_bias(tmp_path, twins):
     assert np.all(np.abs(t - 5.0 * np.arange(13)) < 1.5)
     assert s["mean_ua"] == pytest.approx(twin.sensor.current_a(150.0) * 1e6, rel=0.01)
     assert np.all(run.dataset("leakage", "voltage_v") == -150.0)
+
+
+def test_a_leakage_monitor_that_trips_on_the_way_to_its_bias(tmp_path, twins):
+    step = {"procedure": "leakage", "bias_v": -150.0, "duration_s": 60.0, "interval_s": 5.0}
+    outcome, _ = run_steps(BOARD, [step], tmp_path, instruments={
+        "keithley": "sim://roc?seed=5&defects=none&speedup=1000&trip_at=100"})
+    (twin,) = twins
+    assert outcome.status == "completed" and (twin.output_on, twin.level) == (False, 0.0)
+    s = RunFile(outcome.path).step("leakage").summary
+    assert s["stopped"] == "compliance" and s["n_readings"] == 1
