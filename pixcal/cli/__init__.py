@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "decode": "pixcal.cli.decode:decode",
     "export": "pixcal.cli.export:export",
     "grade": "pixcal.cli.grade:grade",
+    "hv": "pixcal.cli.hv:hv",
     "plan": "pixcal.cli.plans:plan",
     "plans": "pixcal.cli.plans:plans",
     "qualify": "pixcal.cli.qualify:qualify",

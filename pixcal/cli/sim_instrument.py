@@ -14,15 +14,17 @@ from hal.transport.tcp import is_loopback
 @click.option("--port", "-p", default=5025, show_default=True, help="TCP port (0: any free).")
 @click.option("--pty", "use_pty", is_flag=True, help="Serve on a pseudo-terminal instead.")
 @click.option("--speedup", type=click.FloatRange(min=1.0), default=None,
-              help="Station time runs N times faster than wall time (twins with a clock: "
-                   "coolingbox); the same as ?speedup=N in ADDRESS.")
+              help="Station time runs N times faster than wall time (keithley, coolingbox); "
+                   "the same as ?speedup=N in ADDRESS.")
 def serve_instrument(kind: str, address: str, host: str, port: int, use_pty: bool,
                      speedup: float | None) -> None:
-    """Serve the simulated instrument KIND (e.g. optical, coolingbox) of ADDRESS until Ctrl-C.
+    """Serve the simulated instrument KIND (optical, keithley, coolingbox) of ADDRESS until
+    Ctrl-C.
 
     Prints the address its driver opens on stdout: TCPIP::HOST::PORT::SOCKET or
     ASRL<pty>::INSTR for SCPI instruments, modbus-tcp://HOST:PORT or modbus-rtu:<pty> for the
-    cooling box.
+    cooling box. The Keithley takes more address keys (docs/instruments.md):
+    sim://module?seed=7&temperature=-20&speedup=100.
 
     \b
     Serving (until Ctrl-C):

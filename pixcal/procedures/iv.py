@@ -77,11 +77,13 @@ class Iv:
         stopped = [STOP_REACHED]
         with biased(ctx, params, lambda: _result(params, readings, "failed")) as keithley:
             ramp = {"step_v": params.step_v, "rate_v_per_s": params.ramp_rate_v_per_s}
-            keithley.ramp_to(params.start_v, settle_s=0.0, **ramp)
-            for target in grid:
+            for k, target in enumerate(grid):
                 try:
-                    readings.add(keithley.ramp_to(float(target), settle_s=params.settle_s,
-                                                  **ramp))
+                    reading = keithley.ramp_to(float(target), settle_s=params.settle_s, **ramp)
+                    if k == 0:  # the start, reached in steps of its own: settle there, read
+                        keithley.clock.sleep(params.settle_s)
+                        reading = keithley.read()
+                    readings.add(reading)
                 except (ComplianceTrip, SoftwareCurrentLimit) as exc:
                     readings.add(exc.reading)
                     stopped[0] = (STOP_COMPLIANCE if isinstance(exc, ComplianceTrip)

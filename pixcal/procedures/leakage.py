@@ -21,9 +21,11 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
+from hal.instruments.keithley import ComplianceTrip, SoftwareCurrentLimit
 from pixcal.analysis.iv import leakage_summary
 from pixcal.procedures.base import Params, StepContext, StepResult
 from pixcal.procedures.hv import INSTRUMENT, HvParams, Readings, biased
+from pixcal.procedures.iv import STOP_COMPLIANCE, STOP_LIMIT
 from pixcal.store import Dataset
 
 
@@ -53,9 +55,16 @@ class Leakage:
         stopped = ["duration reached"]
         with biased(ctx, params, lambda: _result(params, readings, "failed")) as keithley:
             clock = keithley.clock
-            keithley.ramp_to(params.bias_v, step_v=params.ramp_step_v,
-                             rate_v_per_s=params.ramp_rate_v_per_s, settle_s=0.0)
-            clock.sleep(params.settle_s)
+            try:
+                keithley.ramp_to(params.bias_v, step_v=params.ramp_step_v,
+                                 rate_v_per_s=params.ramp_rate_v_per_s, settle_s=0.0)
+            except (ComplianceTrip, SoftwareCurrentLimit) as exc:  # on the way to the bias
+                readings.add(exc.reading)
+                stopped[0] = (STOP_COMPLIANCE if isinstance(exc, ComplianceTrip)
+                              else STOP_LIMIT)
+                ctx.log(f"leakage monitor stopped: {exc}")
+                n = 0
+            clock.sleep(params.settle_s if n else 0.0)
             t0 = clock.now()
             limit = params.software_limit_ua
             for k in range(n):
@@ -65,7 +74,7 @@ class Leakage:
                 ctx.progress.advance()
                 if reading.compliance or (limit is not None
                                           and abs(reading.current_a) > limit * 1e-6):
-                    stopped[0] = "compliance" if reading.compliance else "software current limit"
+                    stopped[0] = STOP_COMPLIANCE if reading.compliance else STOP_LIMIT
                     ctx.log(f"leakage monitor stopped: {stopped[0]} at {reading.voltage_v:g} V")
                     break
         return _result(params, readings, stopped[0])

@@ -46,8 +46,8 @@ MODEL_LIMITS_V = {"2400": 210.0, "2401": 21.0, "2410": 1100.0, "2420": 63.0, "24
                   "2430": 105.0, "2440": 42.0}
 RST_COMPLIANCE_A = 105e-6
 LINE_HZ = 50.0
-RELAX_A_PER_V = 40e-9  # relaxation current right after a step, per volt stepped
-RELAX_TAU_S = 0.7
+RELAX_A_PER_V = 4e-9  # relaxation current right after a step, per volt stepped
+RELAX_TAU_S = 0.5
 NOISE_REL = 1e-3  # readout noise of one reading: relative and absolute parts
 NOISE_ABS_A = 20e-12
 SHORT_OHM = 1e5

@@ -131,7 +131,7 @@ def test_cli_instrument_option_and_sim_twin(tmp_path, capsys):
     (["--instrument", "optical"], "", "--instrument 'optical': expected NAME=ADDRESS"),
     (["--instrument", "scope=TCPIP::1.2.3.4::5::SOCKET"], "",
      "--instrument 'scope=TCPIP::1.2.3.4::5::SOCKET': unknown instrument 'scope' "
-     "(known: optical)"),
+     "(known: optical, keithley)"),
     ([], '[instruments]\nscope = "x"\n', "instruments: unknown instrument 'scope'"),
     ([], "[instruments]\noptical = 5\n", "instruments.optical: must be an address string"),
 ])
