@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hal.instruments.commands import InstrumentError, InstrumentTimeout
+from hal.instruments.commands import InstrumentCommandError, InstrumentError, InstrumentTimeout
 from hal.instruments.modbus import ModbusDevice
 from hal.instruments.modbus_map import RegisterMap, load_map
 from hal.instruments.stationclock import StationClock
@@ -181,7 +181,10 @@ class CoolingBox:
         ``flush_timeout_s``) for the dew point to fall; only then is it written. Raises
         DewPointError if the air does not get dry enough (the set-point is then unchanged).
         """
-        self.map["setpoint"].check(setpoint_c)
+        try:
+            self.map["setpoint"].check(setpoint_c)
+        except InstrumentCommandError as exc:
+            raise CoolingBoxError(f"{self.address}: {exc}") from None
         state = self.read()
         if setpoint_c < state.dewpoint_c + self.settings.margin_c:
             state = self._dry_for(setpoint_c, state, on_state)

@@ -15,6 +15,7 @@ name; every failure is an :class:`~.commands.InstrumentError` subclass naming th
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -95,11 +96,14 @@ class ModbusDevice:
     unit : the Modbus device address (default: the map's).
     """
 
-    def __init__(self, client: Any, regmap: RegisterMap, address: str, unit: int | None = None):
+    def __init__(self, client: Any, regmap: RegisterMap, address: str, unit: int | None = None,
+                 tries: str = ""):
         self.client = client
+        self.tries = tries  # "3 tries of 1 s" - for messages
         self.map = regmap
         self.address = address
         self.unit = regmap.unit if unit is None else unit
+        self._lock = threading.Lock()  # one exchange at a time (a monitor thread may read too)
 
     @classmethod
     def open(cls, address: str, regmap: RegisterMap, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -127,18 +131,21 @@ class ModbusDevice:
             with contextlib.suppress(Exception):
                 client.close()
             raise InstrumentError(f"{address}: cannot open: {reason}")
-        return cls(client, regmap, address, where.unit)
+        return cls(client, regmap, address, where.unit,
+                   tries=f"{retries + 1} tries of {timeout_s:g} s")
 
     # ----------------------------------------------------------------- exchanges
     def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         from pymodbus.exceptions import ConnectionException, ModbusException
 
         try:
-            reply = getattr(self.client, method)(*args, device_id=self.unit, **kwargs)
-        except ConnectionException as exc:
-            raise InstrumentTimeout(f"{self.address}: no answer to {what} ({_why(exc)})") from None
-        except ModbusException as exc:
-            raise InstrumentTimeout(f"{self.address}: no answer to {what} ({_why(exc)})") from None
+            with self._lock:
+                reply = getattr(self.client, method)(*args, device_id=self.unit, **kwargs)
+        except ConnectionException:
+            raise InstrumentTimeout(f"{self.address}: link lost while {what}") from None
+        except ModbusException:
+            raise InstrumentTimeout(f"{self.address}: no answer to {what}"
+                                    + (f" ({self.tries})" if self.tries else "")) from None
         except OSError as exc:
             raise InstrumentError(f"{self.address}: {what}: {exc}") from None
         if reply.isError():

@@ -139,6 +139,20 @@ def test_a_controller_that_stops_answering():
             box.make_safe()
 
 
+def test_a_lost_link():
+    clock = ManualClock()
+    twin = coolingbox_twin("sim://coolingbox", clock=clock)
+    server = TcpServer(twin).start()
+    box = CoolingBox.open(serve_as("coolingbox", twin, server), clock=clock)
+    try:
+        box.read()
+        server.close()  # the controller's end of the link goes away
+        with pytest.raises(BoxNotAnswering, match="link lost while reading temperature"):
+            box.read()
+    finally:
+        box.close()
+
+
 def test_cycles_hold_each_end_stable_and_make_safe_warms_up():
     targets, readings = [], []
     with served() as (box, twin, _):
