@@ -184,8 +184,8 @@ class CoolingBox:
 
         A set-point below the dew point + ``margin_c`` + ``hysteresis_c`` opens the flush and
         waits (up to ``flush_timeout_s``) for the dew point to fall that far below it; only then
-        is it written. Raises
-        DewPointError if the air does not get dry enough (the set-point is then unchanged).
+        is it written. Raises DewPointError if the air does not get dry enough (the set-point
+        is then unchanged). ``on_state`` gets each reading taken while flushing.
         """
         try:
             self.map["setpoint"].check(setpoint_c)
