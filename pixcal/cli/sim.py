@@ -16,7 +16,8 @@ SUBCOMMANDS: dict[str, str] = {
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
 def sim() -> None:
     """Simulated boards (a module or bare ROC that speaks the DTB's bytes) and their bench
-    instruments (serve-instrument: the optical fixture, answering from the module's truth).
+    instruments (serve-instrument: the optical fixture, answering from the module's truth; the
+    cooling box, a JUMO controller on Modbus over a climate model).
 
     \b
     A simulated board is named by a URL:

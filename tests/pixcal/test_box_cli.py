@@ -1,14 +1,11 @@
-"""``pixcal box status|safe``, ``pixcal sim serve-instrument coolingbox``, and the run's
-instrument set bringing the box to its safe state when it closes."""
+"""``pixcal box status|safe`` and the run's instrument set bringing the box to its safe state
+when it closes (``pixcal sim serve-instrument coolingbox``: tests/simulators/
+test_instrument_twin.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 
 import pytest
 from cli_errors import one_line_exit_2
@@ -61,21 +58,3 @@ def test_the_run_leaves_the_box_safe_when_its_instruments_close():
         assert twin.model.setpoint_c == 15.0
         assert instruments.close() == []
     assert twin.model.setpoint_c == 20.0 and twin.model.flushing
-
-
-def test_serve_instrument_coolingbox_on_a_pty():
-    proc = subprocess.Popen([sys.executable, "-m", "pixcal", "sim", "serve-instrument",
-                             "coolingbox", "sim://coolingbox", "--pty", "--speedup", "50"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        address = proc.stdout.readline().strip()
-        assert address.startswith("modbus-rtu:/dev/")
-        with CoolingBox.open(address) as box:
-            box.flush(True)
-            assert box.read().flushing
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
