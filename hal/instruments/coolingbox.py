@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hal.instruments.commands import InstrumentError, InstrumentTimeout
+from hal.instruments.commands import InstrumentCommandError, InstrumentError, InstrumentTimeout
 from hal.instruments.modbus import ModbusDevice
 from hal.instruments.modbus_map import RegisterMap, load_map
 from hal.instruments.stationclock import StationClock
@@ -82,9 +82,8 @@ class BoxSettings:
     """The safety and waiting rules (all in °C and station seconds)."""
 
     margin_c: float = 2.0          # keep the dew point this far below the set-point/temperature
+    hysteresis_c: float = 1.0      # set_temperature() dries to margin_c + this before cooling
     safe_c: float = 20.0           # make_safe() set-point
-    dry_extra_c: float = 1.0       # flush until the dew point is this much beyond the margin
-    #                                (reading noise must not trip the interlock right after)
     flush_timeout_s: float = 3600.0  # how long set_temperature() may flush before refusing
     poll_s: float = 5.0            # reading period of the waits
     stable_tolerance_c: float = 0.5
@@ -139,8 +138,11 @@ class CoolingBox:
         return self.device.map
 
     def _read(self, name: str) -> float:
+        return self._read_many([name])[name]
+
+    def _read_many(self, names: list[str]) -> dict[str, float]:
         try:
-            return self.device.read(name)
+            return self.device.read_many(names)
         except InstrumentTimeout as exc:
             raise BoxNotAnswering(str(exc)) from None
 
@@ -164,12 +166,13 @@ class CoolingBox:
     # ----------------------------------------------------------------- state
     def read(self) -> BoxState:
         """One reading of temperature, set-point, humidity, flush and output; dew point from
-        temperature and humidity."""
-        t = self._read("temperature")
-        rh = self._read("humidity")
-        return BoxState(temperature_c=t, setpoint_c=self._read("setpoint"), humidity_pct=rh,
-                        dewpoint_c=dewpoint_c(t, rh), flushing=bool(self._read("flush")),
-                        timestamp=self.clock.now(), output_pct=self._read("output"))
+        temperature and humidity. Registers at consecutive addresses (in the shipped map:
+        temperature, humidity, output) come in one request, one snapshot of the box."""
+        v = self._read_many(["temperature", "humidity", "output", "setpoint", "flush"])
+        t, rh = v["temperature"], v["humidity"]
+        return BoxState(temperature_c=t, setpoint_c=v["setpoint"], humidity_pct=rh,
+                        dewpoint_c=dewpoint_c(t, rh), flushing=bool(v["flush"]),
+                        timestamp=self.clock.now(), output_pct=v["output"])
 
     def flush(self, on: bool) -> None:
         """Open (``True``) or close the dry-N2 flush valve."""
@@ -179,13 +182,17 @@ class CoolingBox:
                         = None) -> None:
         """Set the box's set-point, "flush first, then cool".
 
-        A set-point below the dew point + margin opens the flush and waits (up to
-        ``flush_timeout_s``) for the dew point to fall; only then is it written. Raises
-        DewPointError if the air does not get dry enough (the set-point is then unchanged).
+        A set-point below the dew point + ``margin_c`` + ``hysteresis_c`` opens the flush and
+        waits (up to ``flush_timeout_s``) for the dew point to fall that far below it; only then
+        is it written. Raises DewPointError if the air does not get dry enough (the set-point
+        is then unchanged). ``on_state`` gets each reading taken while flushing.
         """
-        self.map["setpoint"].check(setpoint_c)
+        try:
+            self.map["setpoint"].check(setpoint_c)
+        except InstrumentCommandError as exc:
+            raise CoolingBoxError(f"{self.address}: {exc}") from None
         state = self.read()
-        if setpoint_c < state.dewpoint_c + self.settings.margin_c:
+        if setpoint_c < state.dewpoint_c + self._start_margin_c:
             state = self._dry_for(setpoint_c, state, on_state)
         self._write("setpoint", setpoint_c)
 
@@ -195,18 +202,25 @@ class CoolingBox:
         if not state.flushing:
             self.flush(True)
         start = self.clock.now()
-        while state.dewpoint_c + s.margin_c + s.dry_extra_c > setpoint_c:
+        while state.dewpoint_c + self._start_margin_c > setpoint_c:
             if self.clock.now() - start >= s.flush_timeout_s:
                 raise DewPointError(
                     f"{self.address}: set-point {setpoint_c:g} °C refused: the dew point is "
                     f"{state.dewpoint_c:.1f} °C (RH {state.humidity_pct:.1f} % at "
                     f"{state.temperature_c:.1f} °C) after {s.flush_timeout_s:g} s of N2 flush; "
-                    f"it must stay {s.margin_c:g} °C below the set-point - check the N2 supply")
+                    f"it must be {self._start_margin_c:g} °C below the set-point - check the "
+                    "N2 supply")
             self.clock.sleep(s.poll_s)
             state = self.read()
             if on_state is not None:
                 on_state(state)
         return state
+
+    @property
+    def _start_margin_c(self) -> float:
+        """How far below a new set-point the dew point must be (the margin + hysteresis, so
+        that the readings' noise cannot trip the interlock of the waits right away)."""
+        return self.settings.margin_c + self.settings.hysteresis_c
 
     def _check_dry(self, state: BoxState, setpoint_c: float) -> None:
         coldest = min(state.temperature_c, setpoint_c)

@@ -15,6 +15,7 @@ name; every failure is an :class:`~.commands.InstrumentError` subclass naming th
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -29,6 +30,7 @@ from hal.instruments.modbus_map import RegisterMap
 DEFAULT_TIMEOUT_S = 1.0
 DEFAULT_RETRIES = 2
 MODBUS_TCP_PORT = 502
+MAX_READ_WORDS = 125  # the protocol's limit for one read
 SCHEMES = ("modbus-rtu", "modbus-tcp")
 EXCEPTION_CODES = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
                    4: "device failure", 6: "device busy"}
@@ -95,11 +97,14 @@ class ModbusDevice:
     unit : the Modbus device address (default: the map's).
     """
 
-    def __init__(self, client: Any, regmap: RegisterMap, address: str, unit: int | None = None):
+    def __init__(self, client: Any, regmap: RegisterMap, address: str, unit: int | None = None,
+                 tries: str = ""):
         self.client = client
+        self.tries = tries  # "3 tries of 1 s" - for messages
         self.map = regmap
         self.address = address
         self.unit = regmap.unit if unit is None else unit
+        self._lock = threading.Lock()  # one exchange at a time (a monitor thread may read too)
 
     @classmethod
     def open(cls, address: str, regmap: RegisterMap, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -127,18 +132,21 @@ class ModbusDevice:
             with contextlib.suppress(Exception):
                 client.close()
             raise InstrumentError(f"{address}: cannot open: {reason}")
-        return cls(client, regmap, address, where.unit)
+        return cls(client, regmap, address, where.unit,
+                   tries=f"{retries + 1} tries of {timeout_s:g} s")
 
     # ----------------------------------------------------------------- exchanges
     def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         from pymodbus.exceptions import ConnectionException, ModbusException
 
         try:
-            reply = getattr(self.client, method)(*args, device_id=self.unit, **kwargs)
-        except ConnectionException as exc:
-            raise InstrumentTimeout(f"{self.address}: no answer to {what} ({_why(exc)})") from None
-        except ModbusException as exc:
-            raise InstrumentTimeout(f"{self.address}: no answer to {what} ({_why(exc)})") from None
+            with self._lock:
+                reply = getattr(self.client, method)(*args, device_id=self.unit, **kwargs)
+        except ConnectionException:
+            raise InstrumentTimeout(f"{self.address}: link lost while {what}") from None
+        except ModbusException:
+            raise InstrumentTimeout(f"{self.address}: no answer to {what}"
+                                    + (f" ({self.tries})" if self.tries else "")) from None
         except OSError as exc:
             raise InstrumentError(f"{self.address}: {what}: {exc}") from None
         if reply.isError():
@@ -158,6 +166,32 @@ class ModbusDevice:
             raise InstrumentCommandError(f"{self.address}: reading {name}: {len(words)} words "
                                          f"answered, {reg.words} expected")
         return self.map.decode(name, words)
+
+    def read_many(self, names: list[str]) -> dict[str, float]:
+        """The values of the registers ``names``; registers at consecutive addresses are read
+        in one request each, so that their values are one snapshot of the device."""
+        regs = sorted((self.map[n] for n in names), key=lambda r: r.address)
+        out: dict[str, float] = {}
+        block = [regs[0]] if regs else []
+        for reg in [*regs[1:], None]:
+            last = block[-1]
+            size = last.address + last.words - block[0].address
+            if (reg is not None and reg.address == last.address + last.words
+                    and size + reg.words <= MAX_READ_WORDS):
+                block.append(reg)
+                continue
+            first = block[0]
+            what = f"reading {', '.join(r.name for r in block)} (0x{first.address:04X})"
+            reply = self._call(what, "read_holding_registers", first.address, count=size)
+            words = list(reply.registers)
+            if len(words) != size:
+                raise InstrumentCommandError(f"{self.address}: {what}: {len(words)} words "
+                                             f"answered, {size} expected")
+            for r in block:
+                offset = r.address - first.address
+                out[r.name] = self.map.decode(r.name, words[offset:offset + r.words])
+            block = [reg] if reg is not None else []
+        return out
 
     def write(self, name: str, value: float) -> None:
         """Write ``value`` to register ``name`` (range-checked first; 0x06 for one word,

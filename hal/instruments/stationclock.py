@@ -36,8 +36,6 @@ class StationClock:
 class ManualClock:
     """A clock that only moves when someone sleeps on it (thread-safe)."""
 
-    speedup = float("inf")
-
     def __init__(self, start: float = 0.0):
         self._now = float(start)
         self._lock = threading.Lock()

@@ -88,6 +88,8 @@ def setup_logging(verbose: int) -> None:
     handler.pixcal_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(min(level, logging.INFO))
+    # pymodbus logs every failed exchange as an error; the drivers raise one clear error instead
+    logging.getLogger("pymodbus").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -33,8 +32,6 @@ def _opened(address: str, speedup: float) -> Iterator[Any]:
     from hal.instruments.stationclock import StationClock
     from pixcal.instruments import open_instrument
 
-    # pymodbus logs each failed exchange; the driver's one-line error says it all
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     inst, cleanup = open_instrument("coolingbox", address, clock=StationClock(speedup))
     try:
         yield inst

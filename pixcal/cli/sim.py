@@ -17,7 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
 def sim() -> None:
     """Simulated boards (a module or bare ROC that speaks the DTB's bytes) and their bench
     instruments (serve-instrument: the optical fixture and the Keithley, answering from the
-    module's truth).
+    module's truth; the cooling box, a JUMO controller on Modbus over a climate model).
 
     \b
     A simulated board is named by a URL:

@@ -10,7 +10,7 @@ Address (all keys optional)::
     sim://coolingbox?speedup=100&ambient_c=22&rh_pct=45&fault=humid&fault_after_s=600&seed=1
 
 Faults: ``humid`` (the N2 flush does nothing: humidity too high), ``weak`` (the Peltiers
-cannot cool below about +7 °C: set-point not reached), ``mute`` (the controller stops
+cannot cool below about +13 °C: set-point not reached), ``mute`` (the controller stops
 answering), each from ``fault_after_s`` of station time on (default 0).
 """
 
@@ -35,7 +35,7 @@ from simulators.physics.climate import ClimateModel, ClimateParams
 
 HOSTS = ("coolingbox", "box")
 FAULTS = ("humid", "weak", "mute")
-WEAK_COOL_MAX_W = 30.0  # -> coldest +7 °C at 22 °C ambient
+WEAK_COOL_MAX_W = 30.0  # -> coldest +13 °C at 22 °C ambient
 TEMPERATURE_NOISE_C = 0.03
 HUMIDITY_NOISE_PCT = 0.1
 

@@ -41,10 +41,12 @@ class ClimateParams:
 
     ambient_c: float = 22.0
     ambient_rh_pct: float = 45.0
-    heat_capacity_j_per_k: float = 2500.0
-    thermal_resistance_k_per_w: float = 0.5   # coldest reachable: ambient - 0.5 * cool_max_w
-    cool_max_w: float = 120.0                # -> -38 °C at 22 °C ambient
-    heat_max_w: float = 150.0
+    # calibrated so that 10 cycles -25 <-> +17 °C without holds take ~43 min (a production
+    # site measured 39 min for its cycling step; docs/instruments.md §4)
+    heat_capacity_j_per_k: float = 500.0
+    thermal_resistance_k_per_w: float = 0.3   # coldest reachable: ambient - 0.3 * cool_max_w
+    cool_max_w: float = 250.0                # -> -53 °C at 22 °C ambient
+    heat_max_w: float = 200.0
     gain_w_per_k: float = 25.0               # proportional term of the controller
     flush_tau_s: float = 300.0
     leak_tau_s: float = 3600.0

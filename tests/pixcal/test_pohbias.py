@@ -10,6 +10,7 @@ import pytest
 from sim_runs import run_steps
 
 from pixcal.cli import main
+from pixcal.instruments import DRIVERS
 from pixcal.store import RunFile
 from simulators.instruments import build_twin
 from simulators.servers import TcpServer
@@ -131,7 +132,7 @@ def test_cli_instrument_option_and_sim_twin(tmp_path, capsys):
     (["--instrument", "optical"], "", "--instrument 'optical': expected NAME=ADDRESS"),
     (["--instrument", "scope=TCPIP::1.2.3.4::5::SOCKET"], "",
      "--instrument 'scope=TCPIP::1.2.3.4::5::SOCKET': unknown instrument 'scope' "
-     "(known: optical, keithley)"),
+     f"(known: {', '.join(DRIVERS)})"),
     ([], '[instruments]\nscope = "x"\n', "instruments: unknown instrument 'scope'"),
     ([], "[instruments]\noptical = 5\n", "instruments.optical: must be an address string"),
 ])

@@ -3,15 +3,18 @@ served over TCP and a pty to the real driver through pyvisa; ``pixcal sim serve-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
+from hal.instruments.coolingbox import CoolingBox
 from hal.instruments.optical import OpticalFixture
 from simulators.instruments import build_twin, kinds
 from simulators.instruments.scpi_device import QUEUE_DEPTH
@@ -96,19 +99,33 @@ def _serve(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_cli_serves_until_ctrl_c():
-    proc = _serve("optical", URL, "--port", "0")
+@contextlib.contextmanager
+def _serving(*args: str) -> Iterator[str]:
+    """The address printed by ``pixcal sim serve-instrument ARGS``; Ctrl-C must end it with 0."""
+    proc = _serve(*args)
     try:
-        address = proc.stdout.readline().strip()
-        assert address.startswith("TCPIP::127.0.0.1::") and address.endswith("::SOCKET")
-        with OpticalFixture.open(address) as fixture:
-            assert fixture.identity.serial == "SIM-5" and fixture.n_channels == 4
+        yield proc.stdout.readline().strip()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_cli_serves_until_ctrl_c():
+    with _serving("optical", URL, "--port", "0") as address:
+        assert address.startswith("TCPIP::127.0.0.1::") and address.endswith("::SOCKET")
+        with OpticalFixture.open(address) as fixture:
+            assert fixture.identity.serial == "SIM-5" and fixture.n_channels == 4
+
+
+def test_cli_serves_the_cooling_box_on_a_pty():
+    with _serving("coolingbox", "sim://coolingbox", "--pty", "--speedup", "50") as address:
+        assert address.startswith("modbus-rtu:/dev/")
+        with CoolingBox.open(address) as box:
+            box.flush(True)
+            assert box.read().flushing
 
 
 def test_cli_errors_are_one_line():
