@@ -23,9 +23,10 @@ from typing import Any
 from pixcal.qualify.qplan import QualificationPlan, Stage
 from pixcal.qualify.station import Station
 
-#: the box model of the estimate: average rate of a set-point change (the simulated box's
-#: Peltier model does about 1 C/min over -25..+20 C) and where the box starts
-BOX_RAMP_C_PER_MIN = 1.0
+#: the box model of the estimate: average rate of a set-point change - about what a production
+#: box does (ten cycles -25 <-> +17 C in 39 min, PSI 2020) and the simulated box is calibrated
+#: on - and where the box starts
+BOX_RAMP_C_PER_MIN = 20.0
 START_C = 20.0
 #: mains frequency of an NPLC, Hz; ramp rate of the Keithley driver's make_safe, V/s
 LINE_HZ = 50.0

@@ -13,7 +13,7 @@ from pixcal.errors import InputFileError, UserError
 from pixcal.plan import load_plan, shipped_plans
 from pixcal.qualify import preflight
 from pixcal.qualify.qplan import load_qualification_plan, temperature_tag
-from pixcal.qualify.schedule import build_schedule, iv_seconds
+from pixcal.qualify.schedule import BOX_RAMP_C_PER_MIN, build_schedule, iv_seconds
 from pixcal.qualify.station import load_station
 
 DATA = Path(__file__).parents[1] / "data" / "qualify"
@@ -138,13 +138,14 @@ def test_schedule_estimate_from_the_box_and_iv_models():
     qp = load_qualification_plan(DATA / "quick.toml")
     entries = build_schedule(st, qp, lambda stage, board: 60.0)
     by = {e.label: e for e in entries}
-    # 20 C -> -20 C at 1 C/min plus the 120 s hold
-    assert by["short@m20"].box_s == pytest.approx(40 * 60 + 120)
+    # 20 C -> -20 C at the model's rate plus the 120 s hold
+    assert by["short@m20"].box_s == pytest.approx(40 / BOX_RAMP_C_PER_MIN * 60 + 120, abs=0.1)
     assert by["short@m20"].run_s == 60.0
     # IV: 5 points of (1 s settle + 3 x 1 PLC) plus the ramp back at 20 V/s, per module
     assert iv_seconds(qp.stages[1].plan) == pytest.approx(5 * (1 + 3 / 50) + 100 / 20)
     assert by["iv_short@m20"].run_s == pytest.approx(2 * iv_seconds(qp.stages[1].plan), abs=0.1)
-    assert by["cycles1"].box_s == pytest.approx((5 + 42) * 60 + 2 * 120)
+    assert by["cycles1"].box_s == pytest.approx((5 + 42) / BOX_RAMP_C_PER_MIN * 60 + 2 * 120,
+                                                abs=0.1)
     assert by["short@p17"].box_s == pytest.approx(120)  # already at 17 C after the cycle
     assert temperature_tag(-20) == "m20" and temperature_tag(17.5) == "p17p5"
 
