@@ -117,8 +117,8 @@ class Conductor:
     # ------------------------------------------------------------------ whole run
     def run(self, guard: SignalGuard) -> None:
         s = self.summary
-        s.save()
         try:
+            s.save()
             self.instruments.start()
             preflight.check(preflight.reach_all(self.station, self.qplan, self.instruments))
             if "coolingbox" in self.instruments.addresses:
@@ -146,11 +146,11 @@ class Conductor:
     def _stage(self, stage: Stage) -> None:
         self.current = stage.label
         entry = self.summary.stage(stage.label)
-        entry.update(status="running", started_utc=utc_now())
-        self.summary.save()
-        self.view.stage(stage, len(self.qplan.stages))
         t0 = self.clock.now()
         try:
+            entry.update(status="running", started_utc=utc_now())
+            self.summary.save()
+            self.view.stage(stage, len(self.qplan.stages))
             box_s = 0.0
             for setpoint in stage.set_points:
                 box_s += self._reach(setpoint, stage.hold_s(self.qplan.box))
@@ -371,6 +371,8 @@ class Conductor:
         for st in s.stages:  # what never ran says so
             if st["status"] == "pending":
                 st.update(status="skipped", error=s.error or "not reached")
+            elif st["status"] == "running":  # stopped between its steps' bookkeeping
+                st.update(status="interrupted" if aborted else "failed", error=s.error)
             for record in st["modules"].values():
                 if record["status"] in ("pending", "running"):
                     record.update(status="interrupted" if aborted else "failed",

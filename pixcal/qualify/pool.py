@@ -18,6 +18,19 @@ from pixcal.qualify.worker import Job, board_worker
 STOP_GRACE_S = 60.0
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 class BoardPool:
     """One process per board (``spawn``: a fresh interpreter, no state shared by accident)."""
 
@@ -33,8 +46,12 @@ class BoardPool:
             args=(b, self.jobs[b.name], self.events, self.readings[b.name], self.go,
                   pause_limit_s)) for b in boards}
         self.busy: dict[str, int] = {}
-        for proc in self.procs.values():
-            proc.start()
+        # the processes start with Ctrl-C ignored (inherited through exec): a Ctrl-C in the
+        # terminal reaches the whole process group, and a process still starting up must not
+        # die of it; the conductor stops them (SIGTERM), a running run also takes SIGINT
+        with _sigint_ignored():
+            for proc in self.procs.values():
+                proc.start()
 
     def submit(self, board: str, job: Job) -> None:
         self.busy[board] = job.job_id
