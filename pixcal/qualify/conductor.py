@@ -7,10 +7,9 @@ parallel (one process per board, :mod:`pixcal.qualify.pool`), the box and the Ke
   (the station has one Keithley).
 - ``cycles``: the box from one end to the other, each end held stable; ``pause``: waits.
 
-While modules run, the box is read every :data:`SAMPLE_S` station seconds; the readings go to
-every running module's ``/monitor`` (temperature_c, humidity_pct, dewpoint_c). A temperature
-out of band (``limits.band_c``) pauses the modules at their next step (the interlock); they go on
-when it is back, or stop after ``limits.pause_timeout_s``. A board whose link is lost ends its
+While modules run, the box is read every few station seconds and its readings go to every
+running module's ``/monitor``; out of band, the modules pause at their next step (the interlock,
+:mod:`pixcal.qualify.boxwatch`). A board whose link is lost ends its
 run safely (the runner's backstop) and sits out the later stages; the others go on.
 
 Whatever ends the qualification - completion, a box fault, Ctrl-C, SIGTERM - the shutdown
@@ -32,22 +31,18 @@ from typing import Any
 from hal.instruments.clock import ScaledClock
 from pixcal.errors import UserError
 from pixcal.qualify import preflight
+from pixcal.qualify.boxwatch import SAMPLE_S, BoxWatch
 from pixcal.qualify.pool import BoardPool
 from pixcal.qualify.qplan import QualificationPlan, Stage
 from pixcal.qualify.station import Station
 from pixcal.qualify.summary import Summary
 from pixcal.qualify.twins import StationInstruments
 from pixcal.qualify.worker import Job
-from pixcal.signals import SignalGuard, Stopped, interrupt_reason
+from pixcal.signals import SignalGuard, interrupt_reason
 from pixcal.store import utc_now
 
 log = logging.getLogger(__name__)
 
-#: station seconds between two box readings while modules run
-SAMPLE_S = 10.0
-#: box readings: BoxState attribute -> (monitor name, unit)
-BOX_SERIES = {"temperature_c": ("temperature_c", "degC"), "humidity_pct": ("humidity_pct", "%"),
-              "dewpoint_c": ("dewpoint_c", "degC"), "setpoint_c": ("box_setpoint_c", "degC")}
 
 
 class QualificationView:
@@ -107,12 +102,10 @@ class Conductor:
         self.boards = {b.name: b for b in station.boards}
         self.pool: BoardPool | None = None
         self.box: Any = None
-        self.setpoint: float | None = None
+        self.watch: BoxWatch | None = None
         self.lost: dict[str, str] = {}      # board -> why it sits out
         self.job_ids = iter(range(1, 1 << 30))
         self.current = ""                   # label of the running stage
-        self.last_sample = -1e18
-        self.out_since: float | None = None
 
     # ------------------------------------------------------------------ whole run
     def run(self, guard: SignalGuard) -> None:
@@ -125,6 +118,10 @@ class Conductor:
                 self.box = self.instruments.open("coolingbox")
             pause_wall = self.station.limits.pause_timeout_s / self.station.speedup
             self.pool = BoardPool(self.station.boards, pause_wall)
+            if self.box is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self.watch = BoxWatch(self.box, self.station.limits, self.clock, self.folder,
+                                      self.view, self.pool.reading, self.pool.go)
             for stage in self.qplan.stages:
                 self._stage(stage)
             failed = [f"{st['label']}/{m}" for st in s.stages
@@ -145,6 +142,8 @@ class Conductor:
 
     def _stage(self, stage: Stage) -> None:
         self.current = stage.label
+        if self.watch is not None:
+            self.watch.stage = stage.label
         entry = self.summary.stage(stage.label)
         t0 = self.clock.now()
         try:
@@ -153,7 +152,11 @@ class Conductor:
             self.view.stage(stage, len(self.qplan.stages))
             box_s = 0.0
             for setpoint in stage.set_points:
-                box_s += self._reach(setpoint, stage.hold_s(self.qplan.box))
+                if self.watch is None:
+                    raise UserError(f"{self.station.source}: the plan needs a cooling box "
+                                    f"(set-point {setpoint:g} C); the station has none")
+                box_s += self.watch.reach(setpoint, self.qplan.box,
+                                          stage.hold_s(self.qplan.box))
             entry["box_s"] = round(box_s, 1)
             if stage.kind == "test":
                 entry["run_s"] = self._test(stage)
@@ -226,13 +229,18 @@ class Conductor:
         return round(total, 1)
 
     def _wait_jobs(self, stage: Stage) -> None:
-        self.last_sample = -1e18  # a reading now, for the runs' first steps
+        if self.watch is not None:
+            self.watch.sample_now()  # a reading for the runs' first steps
         while self.pool.busy:
             for event in self.pool.poll(0.1):
                 self._event(stage, event)
             self._watch_box()
         for event in self.pool.poll(0.0):
             self._event(stage, event)
+
+    def _watch_box(self) -> None:
+        if self.watch is not None:
+            self.watch.watch()
 
     def _wait(self, seconds: float) -> None:
         """Wait ``seconds`` of station time, reading the box meanwhile."""
@@ -285,71 +293,6 @@ class Conductor:
         text = outcome["status"] + (f": {outcome['error']}" if outcome.get("error") else "")
         self.view.module(board, f"{stage.label}: {text}")
         self.summary.save()
-
-    # ------------------------------------------------------------------ box
-    def _reach(self, setpoint: float, hold_s: float) -> float:
-        """Set the box and wait until it is stable (the plan's rule); station seconds taken."""
-        if self.box is None:
-            raise UserError(f"{self.station.source}: the plan needs a cooling box (set-point "
-                            f"{setpoint:g} C) and the station has no [coolingbox]")
-        rule = self.qplan.box
-        t0 = self.clock.now()
-        self.view.box(f"set-point {setpoint:g} C")
-        self.box.set_temperature(setpoint)
-        self.setpoint = setpoint
-        self.box.wait_stable(setpoint, tolerance_c=rule.tolerance_c, hold_s=hold_s,
-                             timeout_s=rule.timeout_s, clock=self.clock,
-                             on_state=self._record)
-        return self.clock.now() - t0
-
-    def _record(self, state: Any) -> None:
-        """One box reading: to the running modules' /monitor, the environment log, the view."""
-        t = float(getattr(state, "timestamp", None) or self.clock.now())
-        for attr, (name, unit) in BOX_SERIES.items():
-            value = getattr(state, attr, None)
-            if value is not None and self.pool is not None:
-                self.pool.reading(name, t, float(value), unit)
-        log_path = self.folder / "environment.csv"
-        header = "" if log_path.exists() else ("unix_time_s,temperature_c,setpoint_c,"
-                                               "humidity_pct,dewpoint_c,flushing,stage\n")
-        with open(log_path, "a", encoding="utf-8") as f:
-            f.write(f"{header}{t:.3f},{state.temperature_c:.3f},{state.setpoint_c:.3f},"
-                    f"{state.humidity_pct:.2f},{state.dewpoint_c:.3f},"
-                    f"{int(bool(state.flushing))},{self.current}\n")
-        self.view.box(f"{state.temperature_c:+.1f} C (set {state.setpoint_c:+.1f}), "
-                      f"RH {state.humidity_pct:.1f} %, dew point {state.dewpoint_c:+.1f} C")
-
-    def _watch_box(self) -> None:
-        """Read the box every SAMPLE_S; out of band -> pause the modules (the interlock)."""
-        now = self.clock.now()
-        if self.box is None or now - self.last_sample < SAMPLE_S:
-            return
-        self.last_sample = now
-        state = self.box.read()
-        self._record(state)
-        if self.setpoint is None:
-            return
-        limits = self.station.limits
-        margin = getattr(getattr(self.box, "settings", None), "margin_c", 2.0)
-        too_warm_or_cold = abs(state.temperature_c - self.setpoint) > limits.band_c
-        too_humid = state.dewpoint_c + margin > state.temperature_c
-        in_band = not (too_warm_or_cold or too_humid)
-        if not in_band and self.pool.go.is_set():
-            self.pool.go.clear()
-            self.out_since = now
-            why = (f"dew point {state.dewpoint_c:+.1f} C within {margin:g} C of the "
-                   f"temperature" if too_humid else f"out of the band {self.setpoint:g} +- "
-                   f"{limits.band_c:g} C")
-            self.view.message(f"box at {state.temperature_c:+.1f} C, {why}: modules pause at "
-                              "their next step")
-        elif in_band and not self.pool.go.is_set():
-            self.pool.go.set()
-            self.out_since = None
-            self.view.message("box back in band: modules go on")
-        elif not in_band and self.out_since is not None and \
-                now - self.out_since > limits.pause_timeout_s:
-            raise Stopped(f"the box stayed out of band for more than "
-                          f"{limits.pause_timeout_s:g} s")
 
     # ------------------------------------------------------------------ the end
     def _shutdown(self) -> None:

@@ -143,6 +143,10 @@ def test_box_faults_stop_the_qualification_safely(tmp_path, fault, kind):
 
 LONG = ('[[steps]]\nprocedure = "alive"\nntrig = 10\n\n'
         '[[steps]]\nprocedure = "alive"\nntrig = 10\nname = "again"\n')
+#: six steps: safe points and time enough for the box faults to be noticed mid-run (a silent
+#: controller takes the driver's time-out and retries, seconds of wall time)
+SIX = "".join(f'[[steps]]\nprocedure = "alive"\nntrig = 10\nname = "a{i}"\n\n'
+              for i in range(6))
 
 
 def test_box_going_silent_mid_test_stops_every_module_safely(tmp_path):
@@ -150,7 +154,7 @@ def test_box_going_silent_mid_test_stops_every_module_safely(tmp_path):
     (interrupted, module off), the qualification fails naming the box."""
     box, address = serve_box()
     station = station_file(tmp_path, sim_boards(2), keithley="sim://roc?seed=9", box=address)
-    plan_file(tmp_path, LONG, "long.toml")
+    plan_file(tmp_path, SIX, "long.toml")
     plan = plan_file(tmp_path, TEST_AT.format(t=17, timeout=3600).replace("short.toml",
                                                                           "long.toml"))
     watcher = when_step_runs(tmp_path / "out", "M0002", lambda: box.target.inject("mute"))
@@ -234,8 +238,7 @@ def test_interlock_pauses_the_modules_until_the_box_is_back_in_band(tmp_path):
                            extra="[limits]\npause_timeout_s = 30000")
     plan = plan_file(tmp_path, TEST_AT.format(t=17, timeout=3600).replace("short.toml",
                                                                           "long.toml"))
-    plan_file(tmp_path, "".join(f'[[steps]]\nprocedure = "alive"\nntrig = 5\nname = "a{i}"\n\n'
-                                for i in range(6)), "long.toml")
+    plan_file(tmp_path, SIX, "long.toml")
     model = box.target.model
 
     def drift():
