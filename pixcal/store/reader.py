@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from pixcal.store.files import data_dir, writer_alive
+from pixcal.store.live import read_progress
 from pixcal.store.writer import FORMAT
 
 
@@ -129,6 +130,21 @@ class RunFile:
         if not matches:
             raise KeyError(f"{self.path}: no step {name_or_key!r}")
         return matches[-1]
+
+    def monitor(self) -> dict[str, tuple[np.ndarray, str]]:
+        """The ``/monitor`` time series: name -> (float ``[n, 2]`` of ``[unix time s, value]``,
+        unit). Empty when the run recorded none."""
+        with h5py.File(self.path, "r") as f:
+            grp = f.get("monitor")
+            if grp is None:
+                return {}
+            return {name: (np.asarray(ds[()], np.float64).reshape(-1, 2),
+                           str(_py(ds.attrs.get("unit", ""))))
+                    for name, ds in grp.items() if isinstance(ds, h5py.Dataset)}
+
+    def progress(self) -> dict[str, Any] | None:
+        """The live progress record of a run being written (None if there is none)."""
+        return read_progress(self.path)
 
     def dataset(self, step: str, name: str) -> np.ndarray:
         """The array ``name`` of a step (by name or key)."""
