@@ -150,6 +150,10 @@ class RunFile:
         """The array ``name`` of a step (by name or key)."""
         return self._read(step, name, lambda d: d[()])
 
+    def dataset_shape(self, step: str, name: str) -> tuple[int, ...]:
+        """The shape of a step's array (without reading it)."""
+        return self._read(step, name, lambda d: tuple(d.shape))
+
     def dataset_attrs(self, step: str, name: str) -> dict[str, Any]:
         """The attributes (units, axes, ...) of a step's array."""
         return self._read(step, name, lambda d: {k: _py(v) for k, v in d.attrs.items()})
