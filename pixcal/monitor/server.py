@@ -42,7 +42,7 @@ def url_of(sock: socket.socket) -> str:
 
 def _server(app: Any) -> uvicorn.Server:
     return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                         timeout_graceful_shutdown=2, lifespan="off"))
+                                         timeout_graceful_shutdown=10, lifespan="off"))
 
 
 def serve_forever(app: Any, sock: socket.socket) -> None:
