@@ -6,7 +6,9 @@
   transaction each), so a killed run keeps every sample up to the start of the step it died in.
 - The progress record (``NAME.h5.d/progress.json``): the running step, how far it is
   (``done`` of ``total`` in the step's unit), the hardware time and the latest currents,
-  replaced at most once per :data:`RECORD_EVERY_S`.
+  replaced when a step starts or (re)starts its progress count, and on its progress calls at
+  most once per :data:`RECORD_EVERY_S` (a procedure that reports rarely is shown as it
+  reports).
 
 Samples are taken from a step's progress calls, which come between the board's calls (never
 inside one), so they cost two short reads every few seconds and do not change what is measured.
@@ -81,8 +83,9 @@ class RunLive:
         self.samples = []
 
     # ------------------------------------------------------------------ steps
-    def step_started(self, key: str) -> None:
-        """A step began (its group exists): sample, store, publish."""
+    def step_started(self, group: str) -> None:
+        """A step began (its group ``steps/NNN_name`` exists): sample, store, publish."""
+        key = group.rpartition("/")[2]  # the record names the step by its key, NNN_name
         self.step, self.done, self.total, self.unit, self.description = key, 0.0, None, "", ""
         self.hw_step0 = self.hardware_s()
         self.sample()
@@ -136,7 +139,7 @@ class _LiveBar:
         self.inner.start(total, unit, description)
         live = self.live
         live.done, live.total, live.unit, live.description = 0.0, float(total), unit, description
-        live.tick()
+        live.publish()  # a new total and unit: shown at once (starts are rare)
 
     def advance(self, amount: float = 1) -> None:
         self.inner.advance(amount)

@@ -2,7 +2,7 @@
 
 Routes
 ------
-``/``                          the page (it polls ``/api/runs`` every second)
+``/``                          the page (it polls ``/api/runs`` twice a second)
 ``/api/runs``                  every run in progress and the recent finished ones (JSON)
 ``/api/map.png?run=&step=&map=``  a finished step's pixel map as PNG
 ``/static/...``                the page's script and style
@@ -27,9 +27,9 @@ from pixcal.store import RunFileError
 
 STATIC = Path(__file__).with_name("static")
 #: a snapshot this young is served again instead of looking at the files once more (s)
-SNAPSHOT_MAX_AGE_S = 0.4
-#: how often the page asks for news (ms); with SNAPSHOT_MAX_AGE_S a step shows within ~1.5 s
-POLL_MS = 1000
+SNAPSHOT_MAX_AGE_S = 0.25
+#: how often the page asks for news (ms); a stored step shows within about a second
+POLL_MS = 500
 
 
 class _Snapshots:

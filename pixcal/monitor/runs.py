@@ -118,15 +118,13 @@ class RunsFolder:
         """The pixel maps ``[roc, 52, 80]`` of a finished step (read once)."""
         key = (path, step["key"])
         if key not in self._maps:
-            rf, maps = RunFile(path), []
-            for ds in step["datasets"]:
-                try:
-                    shape = rf.dataset_shape(step["key"], ds)
-                except (KeyError, RunFileError, OSError):
-                    continue
-                if len(shape) == 3 and shape[1:] == (52, 80):
-                    maps.append({"name": ds, "step": step["key"]})
-            self._maps[key] = maps
+            try:
+                shapes = RunFile(path).dataset_shapes(step["key"])
+            except (KeyError, RunFileError, OSError):
+                return []  # not now (e.g. the run was moved); asked again next time
+            self._maps[key] = [{"name": name, "step": step["key"]}
+                               for name, shape in sorted(shapes.items())
+                               if len(shape) == 3 and shape[1:] == (52, 80)]
         return self._maps[key]
 
 

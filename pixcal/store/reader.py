@@ -150,9 +150,27 @@ class RunFile:
         """The array ``name`` of a step (by name or key)."""
         return self._read(step, name, lambda d: d[()])
 
-    def dataset_shape(self, step: str, name: str) -> tuple[int, ...]:
-        """The shape of a step's array (without reading it)."""
-        return self._read(step, name, lambda d: tuple(d.shape))
+    def dataset_shapes(self, key: str) -> dict[str, tuple[int, ...]]:
+        """The shapes of all arrays of the step ``key`` (``NNN_name``), read without the data;
+        arrays whose step file is missing are left out."""
+        out: dict[str, tuple[int, ...]] = {}
+        targets: dict[str, list[tuple[str, str]]] = {}
+        with h5py.File(self.path, "r") as f:
+            grp = f["steps"][key]
+            for name in grp:
+                link = grp.get(name, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    targets.setdefault(Path(link.filename).name, []).append((name, link.path))
+                elif isinstance(grp.get(name), h5py.Dataset):
+                    out[name] = tuple(grp[name].shape)
+        for filename, names in targets.items():
+            try:
+                with h5py.File(self.data_dir / filename, "r") as g:
+                    out.update({name: tuple(g[inner].shape) for name, inner in names
+                                if inner in g})
+            except OSError:
+                continue
+        return out
 
     def dataset_attrs(self, step: str, name: str) -> dict[str, Any]:
         """The attributes (units, axes, ...) of a step's array."""

@@ -27,8 +27,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 class Browser:
     """One headless Chromium with one page; use as a context manager (it is always stopped)."""
 
-    def __init__(self, timeout_s: float = 20.0):
+    def __init__(self, timeout_s: float = 20.0, window: str = "1400,1000"):
         self.timeout_s = timeout_s
+        self.window = window
         self.problems: list[str] = []  # console errors/warnings, exceptions, failed loads
         self._replies: dict[int, dict[str, Any]] = {}
         self._cond = threading.Condition()
@@ -45,7 +46,8 @@ class Browser:
             os.dup2(from_child_w, 4)
 
         self.proc = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
+            [CHROMIUM, *FLAGS, f"--user-data-dir={self._profile.name}",
+             f"--window-size={self.window}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(3, 4), preexec_fn=fds)
         os.close(to_child_r)

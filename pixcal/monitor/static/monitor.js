@@ -155,6 +155,33 @@ function headLines(run) {
   ];
 }
 
+// Map pictures load one at a time and only once near the screen, so that the pictures being
+// drawn never hold the browser's connections that the next poll needs.
+const pictureQueue = [];
+let pictureLoading = false;
+
+function loadNextPicture() {
+  if (pictureLoading || !pictureQueue.length) return;
+  const img = pictureQueue.shift();
+  pictureLoading = true;
+  const done = () => {
+    pictureLoading = false;
+    loadNextPicture();
+  };
+  img.addEventListener("load", done, {once: true});
+  img.addEventListener("error", done, {once: true});
+  img.src = img.dataset.src;
+}
+
+const nearScreen = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    nearScreen.unobserve(entry.target);
+    pictureQueue.push(entry.target);
+  }
+  loadNextPicture();
+}, {rootMargin: "400px"});
+
 function addMaps(entry, run) {
   for (const step of run.steps) {
     for (const m of step.maps || []) {
@@ -163,8 +190,10 @@ function addMaps(entry, run) {
       entry.maps.add(key);
       const src = "api/map.png?" + new URLSearchParams({run: run.name, step: m.step,
                                                         map: m.name});
-      entry.parts.maps.append(el("figure", {"data-map": key},
-        el("img", {src, alt: key, loading: "lazy"}), el("figcaption", {text: key})));
+      const img = el("img", {"data-src": src, alt: key});
+      entry.parts.maps.append(el("figure", {"data-map": key}, img,
+                                 el("figcaption", {text: key})));
+      nearScreen.observe(img);
     }
   }
 }
