@@ -217,3 +217,51 @@ def test_cli_errors_are_one_line(tmp_path):
     assert done.stderr.strip().splitlines()[-1].startswith(
         f"error: cannot listen on 127.0.0.1:{port}: ")
     assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------------------ RunLive
+class _FakeWriter:
+    def __init__(self):
+        self.records, self.appended = [], []
+
+    def write_progress(self, record):
+        self.records.append(dict(record))
+
+    def append_monitors(self, series):
+        self.appended.append(series)
+
+
+def test_runlive_throttles_records_and_samples_and_names_steps_by_key():
+    from pixcal import runlive
+    from pixcal.procedures.base import NullProgress
+
+    now = [1000.0]
+    writer = _FakeWriter()
+    reads = []
+
+    def currents():
+        reads.append(now[0])
+        return 0.024, 0.030
+
+    live = runlive.RunLive(writer, currents, lambda: now[0] - 990.0, "emulated",
+                           clock=lambda: now[0])
+    live.step_started("steps/003_scurves")
+    assert writer.records[-1]["step"] == "003_scurves" and len(writer.appended) == 1
+    bar = live.bar(NullProgress())
+    bar.start(100, "pixels")  # a new total is published at once
+    assert writer.records[-1]["total"] == 100.0 and len(writer.records) == 2
+    for _ in range(10):  # 10 calls within 0.5 s: no new record, no new sample
+        now[0] += 0.05
+        bar.advance(1)
+    assert len(writer.records) == 2 and len(reads) == 1
+    now[0] += 0.6
+    bar.advance(5)
+    assert writer.records[-1]["done"] == 15 and len(writer.records) == 3
+    assert writer.records[-1]["step_hardware_s"] == pytest.approx(1.1)
+    now[0] += runlive.SAMPLE_EVERY_S
+    bar.advance(1)
+    assert len(reads) == 2 and len(writer.appended) == 1  # kept until the step ends
+    live.step_finished()
+    rows = writer.appended[-1]
+    assert [t for t, _ in rows["ia_a"]] == reads[1:] and len(reads) == 3  # + the end sample
+    assert writer.records[-1]["step"] == ""
