@@ -9,6 +9,7 @@ and the writer's liveness are looked at on every snapshot (a few hundred bytes a
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from hal.decoder_stats import ERROR_NAMES
 from pixcal.monitor.liveness import PROC_LOCKS, writer_state
 from pixcal.store import RunFile, RunFileError, StepInfo, read_progress
+from pixcal.store.files import DATA_SUFFIX, LOCK_NAME, data_dir
 
 #: at most this many points of each time series go to the page
 MAX_POINTS = 600
@@ -55,13 +57,16 @@ class RunsFolder:
     def paths(self) -> list[Path]:
         """Every run index file below the root, newest first (not the step files)."""
         found = []
-        for path in self.root.rglob("*.h5"):
-            if any(part.endswith(".h5.d") for part in path.relative_to(self.root).parts[:-1]):
-                continue
-            try:
-                found.append((path.stat().st_mtime_ns, path))
-            except OSError:
-                continue  # removed while we looked
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = [d for d in dirs if not d.endswith(".h5" + DATA_SUFFIX)]
+            for name in files:
+                if not name.endswith(".h5"):
+                    continue
+                path = Path(folder) / name
+                try:
+                    found.append((path.stat().st_mtime_ns, path))
+                except OSError:
+                    continue  # removed while we looked
         return [p for _, p in sorted(found, reverse=True)]
 
     def resolve(self, name: str) -> Path:
@@ -73,19 +78,28 @@ class RunsFolder:
         return path
 
     def snapshot(self) -> dict[str, Any]:
-        """The state of the runs: in progress (or unclosed) first, then the ``recent`` others."""
+        """The state of the runs: in progress (or unclosed) first, then the ``recent`` others.
+
+        Only runs that hold a writer's lock file (being written, or killed) and the newest
+        others are read, so a folder of a whole production costs a listing, not a reading.
+        """
         try:
             locks = PROC_LOCKS.read_text()
         except OSError:
             locks = None
-        runs, finished = [], 0
-        for path in self.paths():
+        runs, finished, paths = [], 0, self.paths()
+        for path in paths:
+            if finished >= self.recent and not (data_dir(path) / LOCK_NAME).exists():
+                continue
             state = self.run_state(path, locks)
             if state["status"] not in ("running", "unreadable"):
                 finished += 1
                 if finished > self.recent:
                     continue
             runs.append(state)
+        keep = set(paths)
+        for old in [p for p in self._index if p not in keep]:  # runs moved away
+            del self._index[old]
         runs.sort(key=lambda r: (r["state"] not in ("running", "quiet"), -r["mtime"]))
         return {"folder": str(self.root), "time": time.time(), "runs": runs}
 

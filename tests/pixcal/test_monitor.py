@@ -265,3 +265,17 @@ def test_runlive_throttles_records_and_samples_and_names_steps_by_key():
     rows = writer.appended[-1]
     assert [t for t, _ in rows["ia_a"]] == reads[1:] and len(reads) == 3  # + the end sample
     assert writer.records[-1]["step"] == ""
+
+
+def test_recent_limits_what_is_read_but_never_hides_a_run_being_written(tmp_path):
+    live = _writer(tmp_path / "a-live.h5")  # the oldest file, still being written
+    live.begin_step(0, "long", "alive", {})
+    for i in range(4):
+        w = _writer(tmp_path / f"done{i}.h5")
+        w.close("completed")
+    (tmp_path / "done0.h5.d").mkdir()
+    (tmp_path / "done0.h5.d" / "000_x.h5").write_bytes(b"a step file, not a run")
+    names = [r["name"] for r in RunsFolder(tmp_path, recent=2).snapshot()["runs"]]
+    assert names[0] == "a-live.h5" and len(names) == 3
+    assert set(names[1:]) <= {f"done{i}.h5" for i in range(4)}
+    live.close("completed")
