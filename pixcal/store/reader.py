@@ -44,6 +44,13 @@ class StepInfo:
     decoder: dict[str, int]
 
 
+def _open(path: Path) -> h5py.File:
+    """Open a run's file for reading without HDF5's file lock: the writer never changes a file
+    in place (it writes aside and renames), so a reader needs no lock, and takes none that could
+    get in the way - also on network file systems without lock support."""
+    return h5py.File(path, "r", locking=False)
+
+
 def _open_error(path: Path, exc: OSError) -> RunFileError:
     text = str(exc)
     if "truncated file" in text:
@@ -68,7 +75,7 @@ class RunFile:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         try:
-            with h5py.File(self.path, "r") as f:
+            with _open(self.path) as f:
                 if f.attrs.get("format") != FORMAT or "steps" not in f:
                     raise RunFileError(f"{self.path}: not a pixcal run file")
         except OSError as exc:
@@ -87,19 +94,19 @@ class RunFile:
 
     def header(self) -> dict[str, Any]:
         """The root attributes (format, status, module_id, ...)."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             return {k: _py(v) for k, v in f.attrs.items()}
 
     def document(self, name: str) -> Any:
         """A JSON document stored by :meth:`RunWriter.write_json` / ``write_config``."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             if name not in f:
                 return None
             return json.loads(f[name].attrs["json"])
 
     def config_arrays(self, name: str) -> dict[str, np.ndarray]:
         """The arrays (trims, masks) of a stored configuration; {} if there is none."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             if name not in f:
                 return {}
             return {k: v[()] for k, v in f[name].items()}
@@ -107,7 +114,7 @@ class RunFile:
     def steps(self) -> list[StepInfo]:
         """Every step in plan order (the arrays are listed, not read)."""
         out = []
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             for key in sorted(f["steps"]):
                 grp = f["steps"][key]
                 a = grp.attrs
@@ -134,7 +141,7 @@ class RunFile:
     def monitor(self) -> dict[str, tuple[np.ndarray, str]]:
         """The ``/monitor`` time series: name -> (float ``[n, 2]`` of ``[unix time s, value]``,
         unit). Empty when the run recorded none."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             grp = f.get("monitor")
             if grp is None:
                 return {}
@@ -155,7 +162,7 @@ class RunFile:
         arrays whose step file is missing are left out."""
         out: dict[str, tuple[int, ...]] = {}
         targets: dict[str, list[tuple[str, str]]] = {}
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             grp = f["steps"][key]
             for name in grp:
                 link = grp.get(name, getlink=True)
@@ -165,7 +172,7 @@ class RunFile:
                     out[name] = tuple(grp[name].shape)
         for filename, names in targets.items():
             try:
-                with h5py.File(self.data_dir / filename, "r") as g:
+                with _open(self.data_dir / filename) as g:
                     out.update({name: tuple(g[inner].shape) for name, inner in names
                                 if inner in g})
             except OSError:
@@ -178,7 +185,7 @@ class RunFile:
 
     def _read(self, step: str, name: str, what):
         key = self.step(step).key
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             grp = f["steps"][key]
             link = grp.get(name, getlink=True)
             if link is None:
@@ -187,7 +194,7 @@ class RunFile:
                 return what(grp[name])
         target = self.data_dir / Path(link.filename).name
         try:
-            with h5py.File(target, "r") as g:
+            with _open(target) as g:
                 return what(g[link.path])
         except (OSError, KeyError) as exc:
             raise RunFileError(

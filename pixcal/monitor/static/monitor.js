@@ -148,10 +148,20 @@ function headLines(run) {
   const hw = `hardware ${seconds(run.hardware_s)}` +
              (run.hardware_time_source ? ` (${run.hardware_time_source})` : "");
   const when = run.created_utc + (run.finished_utc ? " \u2013 " + run.finished_utc : "");
+  let errors = 0, retries = 0, cycles = 0;
+  for (const step of run.steps) {
+    errors += Object.values(step.decoder_errors || {}).reduce((a, b) => a + b, 0);
+    retries += (step.recoveries || {}).chunk_retries || 0;
+    cycles += (step.recoveries || {}).power_cycles || 0;
+  }
+  const health = `decoder errors ${errors} \u00b7 SEU recoveries: ${retries} chunks measured ` +
+                 `again, ${cycles} power cycles`;
   return [
     el("h2", {}, el("span", {class: "state", "data-state": run.state, text: run.state}), " ",
        `${run.module_id} \u00b7 ${run.plan}`),
     el("div", {class: "meta", text: [run.name, who, when, hw].filter(Boolean).join(" \u00b7 ")}),
+    el("div", {class: errors ? "meta bad" : "meta", "data-health": errors + retries + cycles,
+               text: health}),
   ];
 }
 
