@@ -16,12 +16,15 @@ inside one), so they cost two short reads every few seconds and do not change wh
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from pixcal.procedures.base import Progress
-from pixcal.store import RunWriter
+from pixcal.store import RunWriter, StoreError
+
+log = logging.getLogger(__name__)
 
 #: seconds between two updates of the progress record
 RECORD_EVERY_S = 1.0
@@ -124,7 +127,10 @@ class RunLive:
         if self.latest is not None:
             record |= {"currents_time": self.latest[0], "ia_a": self.latest[1],
                        "id_a": self.latest[2]}
-        self.writer.write_progress(record)
+        try:
+            self.writer.write_progress(record)
+        except StoreError as exc:  # a hint for displays: never a reason to stop a step
+            log.warning("progress record not written: %s", exc)
         self.last_record = self.clock()
 
 

@@ -14,6 +14,7 @@ fsynced, removed when the run is closed, never part of the results.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,8 +65,14 @@ def write_progress(run_path: Path, record: Mapping[str, Any]) -> None:
     """Replace the progress record atomically (aside, then renamed; not fsynced: a hint)."""
     final = progress_path(run_path)
     part = part_of(final)
-    part.write_text(json.dumps(dict(record), allow_nan=False))
-    os.replace(part, final)
+    try:
+        plain = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                 for k, v in record.items()}  # strict JSON: NaN / inf as null
+        part.write_text(json.dumps(plain, allow_nan=False))
+        os.replace(part, final)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 def read_progress(run_path: Path) -> dict[str, Any] | None:
