@@ -99,7 +99,8 @@ function stepRows(run) {
     body.append(el("tr", {"data-step": step.key, "data-status": step.status},
       el("td", {class: "num", text: step.index + 1}), el("td", {text: step.name}),
       el("td", {text: step.procedure}), status,
-      el("td", {class: "num", text: seconds(step.hardware_s)}),
+      el("td", {class: "num", text: seconds(step.status === "running" && run.current
+        ? run.current.step_hardware_s : step.hardware_s)}),
       el("td", {class: "num", text: step.events === null || step.events === undefined
         ? "" : step.events}),
       decoderCell(step), recoveryCell(step), el("td", {class: "note", text: stepNote(step)})));
@@ -123,7 +124,7 @@ function currentLine(run) {
     text += ` - ${Math.round(c.done)} of ${Math.round(c.total)} ${c.unit}` +
             ` (${Math.round(100 * c.done / c.total)} %)`;
   }
-  if (c && c.description) text += ` - ${c.description}`;
+  if (c && c.description && c.description !== running.name) text += ` - ${c.description}`;
   if (c && c.step_hardware_s !== null) text += `, hardware ${seconds(c.step_hardware_s)}`;
   return el("div", {class: "current", "data-current": running.key, text});
 }
