@@ -26,6 +26,15 @@ MAX_POINTS = 600
 QUIET_S = 300.0
 FINAL = ("completed", "failed", "interrupted", "skipped")
 RECOVERY_KEYS = ("chunk_retries", "power_cycles")
+NOT_A_RUN = "not a pixcal run file"
+#: what the page gets for a file that cannot be read (besides its name and the reason)
+UNREADABLE: dict[str, Any] = {
+    "status": "unreadable", "state": "unreadable", "mtime": 0, "writer": "", "writer_owner": "",
+    "module_id": "?", "plan": "?", "operator": "", "site": "", "target": "", "created_utc": "",
+    "finished_utc": "", "error": "", "run_id": "", "hardware_s": None,
+    "hardware_time_source": "", "progress_age_s": None, "steps": [], "pending": [],
+    "current": None, "monitor": {}, "live": {},
+}
 
 
 @dataclass
@@ -92,6 +101,8 @@ class RunsFolder:
             if finished >= self.recent and not (data_dir(path) / LOCK_NAME).exists():
                 continue
             state = self.run_state(path, locks)
+            if state is None:
+                continue
             if state["status"] not in ("running", "unreadable"):
                 finished += 1
                 if finished > self.recent:
@@ -103,16 +114,18 @@ class RunsFolder:
         runs.sort(key=lambda r: (r["state"] not in ("running", "quiet"), -r["mtime"]))
         return {"folder": str(self.root), "time": time.time(), "runs": runs}
 
-    def run_state(self, path: Path, locks: str | None = None) -> dict[str, Any]:
-        """One run as the page shows it (plain JSON data)."""
+    def run_state(self, path: Path, locks: str | None = None) -> dict[str, Any] | None:
+        """One run as the page shows it (plain JSON data); None for an HDF5 file that is not a
+        run (e.g. the simulator's truth maps kept next to the runs)."""
         name = path.relative_to(self.root).as_posix()
         try:
             st = path.stat()
             index = self._read_index(path, (st.st_mtime_ns, st.st_size, st.st_ino))
         except (OSError, RunFileError, KeyError, ValueError) as exc:
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return {"name": name, "status": "unreadable", "state": "unreadable", "mtime": 0,
-                    "alarm": f"cannot read {name}: {text}", "steps": [], "pending": []}
+            if text.endswith(NOT_A_RUN):
+                return None
+            return {**UNREADABLE, "name": name, "alarm": f"cannot read {name}: {text}"}
         return _run_state(name, path, index, st.st_mtime, locks, self._step_maps)
 
     def _read_index(self, path: Path, key: tuple[int, int, int]) -> _Index:

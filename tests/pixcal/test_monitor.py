@@ -123,6 +123,8 @@ def runs_dir(tmp_path_factory):
                          "ia_a": 0.0241, "id_a": 0.03, "currents_time": 2e9})
     (base / "sub").mkdir()
     (base / "sub" / "corrupt.h5").write_bytes(b"not hdf5 at all")
+    with h5py.File(base / "sub" / "truth.h5", "w") as f:  # an HDF5 file that is not a run
+        f["threshold"] = np.zeros(3)
     yield base
     live.close("completed")
 
@@ -151,6 +153,7 @@ def test_states_and_banners(client):
     assert "pixcal board off --target sim://roc" in killed["alarm"]
     corrupt = runs["sub/corrupt.h5"]
     assert corrupt["state"] == "unreadable" and "sub/corrupt.h5" in corrupt["alarm"]
+    assert corrupt["module_id"] == "?" and corrupt["monitor"] == {}  # the page's fields
     live = runs["live.h5"]
     assert live["state"] == "running" and live["alarm"] == ""
     assert live["current"] == {"done": 25, "total": 100, "unit": "pixels", "description": "",
