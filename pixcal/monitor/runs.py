@@ -159,6 +159,14 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _number(value: Any) -> float | None:
+    """A stored number as a finite float, else None (missing, "", NaN)."""
+    try:
+        return _finite(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
 def _step_state(s: StepInfo) -> dict[str, Any]:
     decoder = s.decoder
     summary = {k: v for k, v in s.summary.items() if len(repr(v)) <= 120}
@@ -194,6 +202,8 @@ def _run_state(name: str, path: Path, index: _Index, mtime: float, locks: str | 
     status = str(h.get("status", ""))
     writer, owner = ("gone", "") if status != "running" else writer_state(path, locks)
     progress = read_progress(path) if status == "running" and writer != "gone" else None
+    if progress is not None and not isinstance(progress.get("updated"), int | float):
+        progress = None  # not a record this version wrote: ignored rather than guessed at
     steps = []
     for step in index.steps:
         maps = step_maps(path, step) if step["status"] in FINAL and step["datasets"] else []
@@ -204,7 +214,7 @@ def _run_state(name: str, path: Path, index: _Index, mtime: float, locks: str | 
         current = {k: progress.get(k) for k in
                    ("done", "total", "unit", "description", "step_hardware_s")}
     state, alarm = _verdict(status, writer, owner, h, running, progress)
-    hardware = _finite(float(h.get("hardware_s", math.nan) or math.nan))
+    hardware = _number(h.get("hardware_s"))
     source = str(h.get("hardware_time_source", ""))
     live = {}
     if progress:
