@@ -25,7 +25,9 @@ MAX_POINTS = 600
 #: a run written elsewhere whose progress record is older than this is reported as quiet
 QUIET_S = 300.0
 FINAL = ("completed", "failed", "interrupted", "skipped")
-RECOVERY_KEYS = ("chunk_retries", "power_cycles")
+#: SEU recoveries among a step's decoder counters (chunks measured again, reprogrammings,
+#: power cycles); those a run does not have are 0
+RECOVERY_KEYS = ("chunk_retries", "recoveries", "power_cycles")
 NOT_A_RUN = "not a pixcal run file"
 #: what the page gets for a file that cannot be read (besides its name and the reason)
 UNREADABLE: dict[str, Any] = {

@@ -32,6 +32,7 @@ MONITOR_UNITS: dict[str, str] = {
     "id_a": "A",              # module digital supply current
     "temperature_c": "degC",  # cooling box / module temperature
     "humidity_pct": "%",      # relative humidity in the box
+    "dewpoint_c": "degC",     # dew point in the box
     "hv_v": "V",              # sensor bias voltage (the source-meter's reading)
     "hv_current_a": "A",      # sensor leakage current
 }

@@ -308,6 +308,10 @@ class RunWriter:
         """
         self.append_monitors({name: rows}, {name: unit} if unit is not None else None)
 
+    def append_series(self, name: str, rows: Any, unit: str) -> None:
+        """:meth:`append_monitor` with the unit always given (the qualification's call)."""
+        self.append_monitor(name, rows, unit)
+
     def append_monitors(self, series: Mapping[str, Any],
                         units: Mapping[str, str] | None = None) -> None:
         """Append rows to several ``/monitor`` series in one transaction (empty ones skipped).

@@ -167,7 +167,7 @@ def test_step_figures_decoder_errors_recoveries_and_series(client):
     step = _runs(client)["done.h5"]["steps"][0]
     assert step["status"] == "completed" and step["hardware_s"] == 2.0
     assert step["decoder_errors"] == {"roc_missing": 3} and step["events"] == 520
-    assert step["recoveries"] == {"chunk_retries": 2, "power_cycles": 1}
+    assert step["recoveries"] == {"chunk_retries": 2, "recoveries": 0, "power_cycles": 1}
     assert step["maps"] == [{"name": "alive", "step": "000_alive"}]  # not the [1] array
     series = _runs(client)["done.h5"]["monitor"]["ia_a"]
     assert series["unit"] == "A" and series["v"] == [0.024, 0.025] and series["last"] == 0.025

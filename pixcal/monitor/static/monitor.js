@@ -39,7 +39,8 @@ function quantity(value, unit) {
 
 const SERIES_TITLES = {
   ia_a: "analog current IA", id_a: "digital current ID", temperature_c: "temperature",
-  humidity_pct: "humidity", hv_v: "bias voltage", hv_current_a: "leakage current",
+  humidity_pct: "humidity", dewpoint_c: "dew point", hv_v: "bias voltage",
+  hv_current_a: "leakage current",
 };
 
 function sparkline(series) {
@@ -71,11 +72,19 @@ function decoderCell(step) {
                    "data-decoder-errors": total, text: total ? total + " errors" : "0"});
 }
 
+const RECOVERY_LABELS = {
+  chunk_retries: "chunks measured again", recoveries: "recoveries", power_cycles: "power cycles",
+};
+
+function recoveryText(counts) {
+  return Object.entries(counts).filter(([, n]) => n)
+    .map(([k, n]) => `${n} ${RECOVERY_LABELS[k] || k}`).join(", ");
+}
+
 function recoveryCell(step) {
-  const r = step.recoveries || {};
-  const retries = r.chunk_retries || 0, cycles = r.power_cycles || 0;
-  const text = retries || cycles ? `${retries} retries, ${cycles} power cycles` : "";
-  return el("td", {class: "num", "data-recoveries": retries + cycles, text});
+  const counts = step.recoveries || {};
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  return el("td", {class: "num", "data-recoveries": total, text: recoveryText(counts)});
 }
 
 function stepNote(step) {
@@ -149,19 +158,20 @@ function headLines(run) {
   const hw = `hardware ${seconds(run.hardware_s)}` +
              (run.hardware_time_source ? ` (${run.hardware_time_source})` : "");
   const when = run.created_utc + (run.finished_utc ? " \u2013 " + run.finished_utc : "");
-  let errors = 0, retries = 0, cycles = 0;
+  let errors = 0;
+  const recovered = {};
   for (const step of run.steps) {
     errors += Object.values(step.decoder_errors || {}).reduce((a, b) => a + b, 0);
-    retries += (step.recoveries || {}).chunk_retries || 0;
-    cycles += (step.recoveries || {}).power_cycles || 0;
+    for (const [k, n] of Object.entries(step.recoveries || {})) recovered[k] = (recovered[k] || 0) + n;
   }
-  const health = `decoder errors ${errors} \u00b7 SEU recoveries: ${retries} chunks measured ` +
-                 `again, ${cycles} power cycles`;
+  const recoveries = Object.values(recovered).reduce((a, b) => a + b, 0);
+  const health = `decoder errors ${errors} \u00b7 SEU recoveries: ` +
+                 (recoveryText(recovered) || "none");
   return [
     el("h2", {}, el("span", {class: "state", "data-state": run.state, text: run.state}), " ",
        `${run.module_id} \u00b7 ${run.plan}`),
     el("div", {class: "meta", text: [run.name, who, when, hw].filter(Boolean).join(" \u00b7 ")}),
-    el("div", {class: errors ? "meta bad" : "meta", "data-health": errors + retries + cycles,
+    el("div", {class: errors ? "meta bad" : "meta", "data-health": errors + recoveries,
                text: health}),
   ];
 }
