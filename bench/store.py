@@ -3,9 +3,11 @@
 A run of ``--steps`` steps (default 20) stores ``--mbytes`` x 10^6 bytes of arrays per step
 (int16 S-curve-like counts with noise, so gzip cannot shrink them to nothing) through
 :class:`pixcal.store.RunWriter`, as the runner does: ``begin_step`` then ``finish_step`` with
-the arrays. The store is flat when the last steps cost what the first ones did:
-``flat_ratio`` = median of the last 5 steps' store time / median of the first 5 (1.0 is flat;
-a store that copies the whole file per transaction grows linearly, ~10 at 20 steps).
+the arrays, and the ``/monitor`` supply-current samples and the progress record around each
+step (as the runner writes them). The store is flat when the last steps cost what the first
+ones did: ``flat_ratio`` = median of the last 5 steps' store time / median of the first 5
+(1.0 is flat; a store that copies the whole file per transaction grows linearly, ~10 at 20
+steps).
 ``index_bytes`` is the final size of the index file, ``file_bytes`` of the whole run.
 
 Usage: ``python bench/store.py [--steps 20] [--mbytes 10] [--dir /tmp]``
@@ -33,6 +35,14 @@ def step_arrays(mbytes: float, seed: int) -> dict[str, Dataset]:
     return {"counts": Dataset(counts, {"units": "hits"})}
 
 
+def currents(step: int, n: int) -> dict[str, list[list[float]]]:
+    """The runner's supply-current samples of a step: its start (n = 0), or n samples taken
+    during it and the one at its end."""
+    t = 1.8e9 + 60.0 * step
+    return {"ia_a": [[t + k, 0.384] for k in range(n + 1)],
+            "id_a": [[t + k, 0.410] for k in range(n + 1)]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20)
@@ -49,7 +59,10 @@ def main() -> None:
         for i in range(args.steps):
             t0 = time.perf_counter()
             key = w.begin_step(i, f"s{i}", "bench", {"i": i})
+            w.append_monitors(currents(i, 0))
+            w.write_progress({"step": key, "done": 0, "total": 1})
             w.finish_step(key, "completed", summary={"i": i}, datasets=arrays, hardware_s=1.0)
+            w.append_monitors(currents(i, 5))
             times.append(time.perf_counter() - t0)
         w.close("completed")
         file_bytes = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())

@@ -42,6 +42,7 @@ from pixcal.procedures.base import (
     StepContext,
     StepResult,
 )
+from pixcal.runlive import RunLive
 from pixcal.runstart import (  # noqa: F401 - also this module's public names
     DEFAULT_TBM,
     create_results_file,
@@ -152,15 +153,17 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
     instruments = Instruments(request.plan.instruments | request.instruments,
                               functools.partial(open_instrument,
                                                 speedup=request.instrument_speedup))
+    live = _run_live(writer, api, connection, t_start)
     try:
         guard.release()  # a signal that came while the file was made interrupts here
         progress.run_file(writer.path)
         progress.message(f"results: {writer.path}")
         api.setup()
         ia, id_ = api.power_on()
+        live.add_sample(ia, id_)
         progress.message(f"module powered: IA {ia * 1e3:.1f} mA, ID {id_ * 1e3:.1f} mA")
         _run_steps(request.plan, api, writer, connection, progress, outcome, guard,
-                   instruments)
+                   instruments, live)
     except KeyboardInterrupt as exc:
         outcome.status, outcome.error = "interrupted", interrupt_reason(exc)
     except StoreError as exc:
@@ -181,6 +184,18 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
     return outcome
 
 
+def _run_live(writer: RunWriter, api: Measurement, connection: Any, t_start: float
+              ) -> RunLive:
+    """The run's live record: currents into /monitor, the progress record (pixcal.runlive)."""
+    emulated = connection.hardware_seconds() is not None
+
+    def hardware_s() -> float:
+        hw = connection.hardware_seconds()
+        return float(hw) if hw is not None else time.monotonic() - t_start
+
+    return RunLive(writer, api.currents, hardware_s, "emulated" if emulated else "measured")
+
+
 def _check_dut_kind(plan: Plan, cfg: ModuleConfig) -> None:
     kind = "module" if cfg.tbm_type else "roc"
     if plan.dut not in ("any", kind):
@@ -189,7 +204,7 @@ def _check_dut_kind(plan: Plan, cfg: ModuleConfig) -> None:
 
 def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
                progress: StepProgress, outcome: RunOutcome, guard: SignalGuard,
-               instruments: Instruments) -> None:
+               instruments: Instruments, live: RunLive) -> None:
     stop_reason = ""
     try:
         for step in plan.steps:
@@ -199,7 +214,7 @@ def _run_steps(plan: Plan, api: Measurement, writer: RunWriter, connection: Any,
                 continue
             progress.safe_point(step)
             status = _run_step(step, api, writer, connection, progress, outcome, guard,
-                               instruments)
+                               instruments, live)
             outcome.steps.append((step.name, status))
             if status == "failed":
                 outcome.status = "failed"
@@ -228,7 +243,7 @@ def _skip(writer: RunWriter, step: Step, reason: str, outcome: RunOutcome) -> No
 
 def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
               progress: StepProgress, outcome: RunOutcome, guard: SignalGuard,
-              instruments: Instruments) -> str:
+              instruments: Instruments, live: RunLive) -> str:
     """One step; its start and its end are each one change of the file that no signal splits
     (a signal in between interrupts the step, which is then stored ``interrupted``)."""
     procedure = get_procedure(step.procedure)()
@@ -241,7 +256,8 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
             _store_monitor(writer, progress)
             key = writer.begin_step(step.index, step.name, step.procedure, step.params_dict())
             outcome.started.add(step.index)
-        bar = progress.step_started(step, procedure.unit)
+        live.step_started(key)
+        bar = live.bar(progress.step_started(step, procedure.unit))
         if getattr(procedure, "progress_from_loops", False):
             api.progress = _points_to(bar)
         ctx = StepContext(api=api, progress=bar, log=progress.message, instruments=instruments)
@@ -281,6 +297,7 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         hw = _finish(writer, key, status, error, result, connection, hw0, wall0)
         _store_monitor(writer, progress)
         progress.step_finished(step, status, hw)
+    live.step_finished()
     if error:
         progress.message(f"step {step.name} failed: {error}")
     outcome.problems += [f"{step.name}: {p}" for p in result.problems]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import json
 import os
 import re
 import shlex
@@ -19,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import click
@@ -114,6 +116,29 @@ def port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def monitor_example(line: str) -> bool:
+    """``pixcal monitor``: started as written, its page and runs fetched, then stopped.
+    False when the machine already uses the example's port."""
+    port = int(line.rsplit("--port", 1)[1].split()[0])
+    if not port_free(port):
+        return False
+    argv = shlex.split(line, comments=True)[1:]
+    proc = subprocess.Popen([sys.executable, "-m", "pixcal", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        url = proc.stdout.readline().strip()
+        assert url == f"http://127.0.0.1:{port}/", (line, url)
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert b"pixcal monitor" in page.read()
+        with urllib.request.urlopen(url + "api/runs", timeout=30) as reply:
+            assert json.load(reply)["runs"], line  # the runs the examples before it wrote
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return True
+
+
 def test_every_example_runs_as_written(tmp_path, monkeypatch, capsys):
     examples = readme_examples() + help_examples()
     assert len(examples) >= 25
@@ -141,6 +166,9 @@ def test_every_example_runs_as_written(tmp_path, monkeypatch, capsys):
                     server, busy = None, True
                     continue
                 assert url == f"socket://127.0.0.1:{port}"
+                continue
+            if line.startswith("pixcal monitor "):
+                monitor_example(line)
                 continue
             if "socket://127.0.0.1:" in line and server is None:
                 continue

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "export": "pixcal.cli.export:export",
     "grade": "pixcal.cli.grade:grade",
     "hv": "pixcal.cli.hv:hv",
+    "monitor": "pixcal.cli.monitor:monitor",
     "plan": "pixcal.cli.plans:plan",
     "plans": "pixcal.cli.plans:plans",
     "qualify": "pixcal.cli.qualify:qualify",

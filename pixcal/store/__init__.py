@@ -8,6 +8,7 @@ intact and an honest status.
 
 from pixcal.store.document import write_document
 from pixcal.store.files import DiskFull, StoreError, writer_alive
+from pixcal.store.live import MONITOR_UNITS, read_progress
 from pixcal.store.reader import RunFile, RunFileError, StepInfo
 from pixcal.store.writer import (
     CONVENTION,
@@ -26,6 +27,7 @@ __all__ = [
     "CONVENTION",
     "FORMAT",
     "FORMAT_VERSION",
+    "MONITOR_UNITS",
     "PIXEL_AXES",
     "STATUSES",
     "Dataset",
@@ -36,6 +38,7 @@ __all__ = [
     "StepInfo",
     "StoreError",
     "duration_s",
+    "read_progress",
     "to_json",
     "utc_now",
     "write_document",

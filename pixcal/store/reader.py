@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from pixcal.store.files import data_dir, writer_alive
+from pixcal.store.live import read_progress
 from pixcal.store.writer import FORMAT
 
 
@@ -43,6 +44,13 @@ class StepInfo:
     decoder: dict[str, int]
 
 
+def _open(path: Path) -> h5py.File:
+    """Open a run's file for reading without HDF5's file lock: the writer never changes a file
+    in place (it writes aside and renames), so a reader needs no lock, and takes none that could
+    get in the way - also on network file systems without lock support."""
+    return h5py.File(path, "r", locking=False)
+
+
 def _open_error(path: Path, exc: OSError) -> RunFileError:
     text = str(exc)
     if "truncated file" in text:
@@ -67,7 +75,7 @@ class RunFile:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         try:
-            with h5py.File(self.path, "r") as f:
+            with _open(self.path) as f:
                 if f.attrs.get("format") != FORMAT or "steps" not in f:
                     raise RunFileError(f"{self.path}: not a pixcal run file")
         except OSError as exc:
@@ -86,19 +94,19 @@ class RunFile:
 
     def header(self) -> dict[str, Any]:
         """The root attributes (format, status, module_id, ...)."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             return {k: _py(v) for k, v in f.attrs.items()}
 
     def document(self, name: str) -> Any:
         """A JSON document stored by :meth:`RunWriter.write_json` / ``write_config``."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             if name not in f:
                 return None
             return json.loads(f[name].attrs["json"])
 
     def config_arrays(self, name: str) -> dict[str, np.ndarray]:
         """The arrays (trims, masks) of a stored configuration; {} if there is none."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             if name not in f:
                 return {}
             return {k: v[()] for k, v in f[name].items()}
@@ -106,7 +114,7 @@ class RunFile:
     def steps(self) -> list[StepInfo]:
         """Every step in plan order (the arrays are listed, not read)."""
         out = []
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             for key in sorted(f["steps"]):
                 grp = f["steps"][key]
                 a = grp.attrs
@@ -130,9 +138,46 @@ class RunFile:
             raise KeyError(f"{self.path}: no step {name_or_key!r}")
         return matches[-1]
 
+    def monitor(self) -> dict[str, tuple[np.ndarray, str]]:
+        """The ``/monitor`` time series: name -> (float ``[n, 2]`` of ``[unix time s, value]``,
+        unit). Empty when the run recorded none."""
+        with _open(self.path) as f:
+            grp = f.get("monitor")
+            if grp is None:
+                return {}
+            return {name: (np.asarray(ds[()], np.float64).reshape(-1, 2),
+                           str(_py(ds.attrs.get("unit", ""))))
+                    for name, ds in grp.items() if isinstance(ds, h5py.Dataset)}
+
+    def progress(self) -> dict[str, Any] | None:
+        """The live progress record of a run being written (None if there is none)."""
+        return read_progress(self.path)
+
     def dataset(self, step: str, name: str) -> np.ndarray:
         """The array ``name`` of a step (by name or key)."""
         return self._read(step, name, lambda d: d[()])
+
+    def dataset_shapes(self, key: str) -> dict[str, tuple[int, ...]]:
+        """The shapes of all arrays of the step ``key`` (``NNN_name``), read without the data;
+        arrays whose step file is missing are left out."""
+        out: dict[str, tuple[int, ...]] = {}
+        targets: dict[str, list[tuple[str, str]]] = {}
+        with _open(self.path) as f:
+            grp = f["steps"][key]
+            for name in grp:
+                link = grp.get(name, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    targets.setdefault(Path(link.filename).name, []).append((name, link.path))
+                elif isinstance(grp.get(name), h5py.Dataset):
+                    out[name] = tuple(grp[name].shape)
+        for filename, names in targets.items():
+            try:
+                with _open(self.data_dir / filename) as g:
+                    out.update({name: tuple(g[inner].shape) for name, inner in names
+                                if inner in g})
+            except OSError:
+                continue
+        return out
 
     def dataset_attrs(self, step: str, name: str) -> dict[str, Any]:
         """The attributes (units, axes, ...) of a step's array."""
@@ -140,7 +185,7 @@ class RunFile:
 
     def _read(self, step: str, name: str, what):
         key = self.step(step).key
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             grp = f["steps"][key]
             link = grp.get(name, getlink=True)
             if link is None:
@@ -149,7 +194,7 @@ class RunFile:
                 return what(grp[name])
         target = self.data_dir / Path(link.filename).name
         try:
-            with h5py.File(target, "r") as g:
+            with _open(target) as g:
                 return what(g[link.path])
         except (OSError, KeyError) as exc:
             raise RunFileError(

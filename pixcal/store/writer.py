@@ -37,6 +37,13 @@ from pixcal.store.files import (
     store_error,
     write_file,
 )
+from pixcal.store.live import (
+    monitor_rows,
+    monitor_unit,
+    progress_path,
+    remove_progress,
+    write_progress,
+)
 
 FORMAT = "pixcal-run"
 FORMAT_VERSION = 2
@@ -293,35 +300,54 @@ class RunWriter:
         target = f"{self.data_dir.name}/{final.name}"
         return {name: h5py.ExternalLink(target, f"/{name}") for name in datasets}
 
-    def append_monitor(self, name: str, rows: np.ndarray) -> None:
-        """Append rows (a structured array) to the time series ``/monitor/<name>``."""
-        rows = np.asarray(rows)
+    def append_monitor(self, name: str, rows: Any, unit: str | None = None) -> None:
+        """Append ``[unix time s, value]`` rows to the time series ``/monitor/<name>``.
+
+        ``unit`` defaults to the name's entry in :data:`pixcal.store.live.MONITOR_UNITS`.
+        One transaction; see :meth:`append_monitors` to add to several series at once.
+        """
+        self.append_monitors({name: rows}, {name: unit} if unit is not None else None)
+
+    def append_series(self, name: str, rows: Any, unit: str) -> None:
+        """:meth:`append_monitor` with the unit always given (the qualification's call)."""
+        self.append_monitor(name, rows, unit)
+
+    def append_monitors(self, series: Mapping[str, Any],
+                        units: Mapping[str, str] | None = None) -> None:
+        """Append rows to several ``/monitor`` series in one transaction (empty ones skipped).
+
+        Parameters
+        ----------
+        series : name -> rows, float ``[n, 2]`` of ``[unix time s, value]`` (or one row).
+        units : name -> unit for names outside ``MONITOR_UNITS``.
+        """
+        units = units or {}
+        prepared = {name: (monitor_rows(rows), monitor_unit(name, units.get(name)))
+                    for name, rows in series.items()}
+        prepared = {name: v for name, v in prepared.items() if len(v[0])}
+        if not prepared:
+            return
         with self.transaction() as f:
-            mon = f["monitor"]
-            if name not in mon:
-                mon.create_dataset(name, data=rows, maxshape=(None,), chunks=True)
-            else:
+            mon = f.require_group("monitor")
+            for name, (rows, unit) in prepared.items():
+                if name not in mon:
+                    ds = mon.create_dataset(name, data=rows, maxshape=(None, 2),
+                                            chunks=(256, 2))
+                    ds.attrs.update({"unit": unit, "columns": "unix_time_s,value"})
+                    continue
                 ds = mon[name]
                 n = ds.shape[0]
                 ds.resize(n + len(rows), axis=0)
                 ds[n:] = rows
 
-    def append_series(self, name: str, rows: Any, unit: str) -> None:
-        """Append readings to ``/monitor/<name>``: float64 rows of [unix time s, value], shape
-        (n, 2), with the attribute ``unit`` (one transaction; an empty ``rows`` does nothing)."""
-        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
-        if not len(rows):
+    def write_progress(self, record: Mapping[str, Any]) -> None:
+        """Replace the run's progress record (``NAME.h5.d/progress.json``, a live hint)."""
+        if self._final:
             return
-        with self.transaction() as f:
-            mon = f["monitor"]
-            if name not in mon:
-                ds = mon.create_dataset(name, data=rows, maxshape=(None, 2), chunks=True)
-                ds.attrs.update({"unit": unit, "columns": "unix_time_s,value"})
-            else:
-                ds = mon[name]
-                n = ds.shape[0]
-                ds.resize(n + len(rows), axis=0)
-                ds[n:] = rows
+        try:
+            write_progress(self.path, record)
+        except OSError as exc:
+            raise store_error(exc, progress_path(self.path)) from None
 
     def close(self, status: str, error: str = "", **attrs: Any) -> None:
         """Final status of the run (completed / failed / interrupted); ends the writing.
@@ -349,6 +375,7 @@ class RunWriter:
 
     def release(self) -> None:
         """Stop writing without a final status (the lock goes; a reader sees a killed run)."""
+        remove_progress(self.path)
         self._reserve.release()
         if self._lock is not None:
             self._lock.release()
