@@ -29,6 +29,7 @@ from hal.instruments.scpi import (
     DEFAULT_BACKEND,
     Command,
     CommandTable,
+    Identity,
     InstrumentCommandError,
     InstrumentError,
     InstrumentIdentityError,
@@ -163,7 +164,7 @@ class Keithley24xx(ScpiInstrument):
             inst.voltage_limit_v = min(inst.voltage_limit_v, abs(float(max_voltage_v)))
         return inst
 
-    def check_identity(self):
+    def check_identity(self) -> Identity:
         ident = super().check_identity()
         self.model = ident.model.split()[-1]
         self.voltage_limit_v = MODEL_LIMITS_V[self.model]
