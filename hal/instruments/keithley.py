@@ -29,11 +29,13 @@ from hal.instruments.scpi import (
     DEFAULT_BACKEND,
     Command,
     CommandTable,
+    Identity,
     InstrumentCommandError,
     InstrumentError,
     InstrumentIdentityError,
     ScpiInstrument,
     open_resource,
+    parse_error,
 )
 
 log = logging.getLogger(__name__)
@@ -103,17 +105,20 @@ class SoftwareCurrentLimit(InstrumentError):
 
 
 def ramp_points(start_v: float, target_v: float, step_v: float) -> list[float]:
-    """The set-points of a ramp from ``start_v`` to ``target_v`` (both excluded/included):
-    on the grid ``target_v - k * step_v`` towards the start, so no step exceeds ``step_v`` and
-    a target on a step grid is reached through grid points. Empty if already there."""
+    """The set-points of a ramp from ``start_v`` (excluded) to ``target_v`` (included): the
+    multiples of ``step_v`` strictly between them, then the target - so no step exceeds
+    ``step_v`` and ramps from anywhere pass the same round voltages. Empty if already there."""
     if not step_v > 0:
         raise ValueError(f"step must be > 0 V, not {step_v!r}")
-    distance = abs(target_v - start_v)
-    if distance <= 1e-9:
+    if abs(target_v - start_v) <= 1e-9:
         return []
     sign = 1.0 if target_v > start_v else -1.0
-    n = math.ceil(distance / step_v - 1e-9)
-    return [round(target_v - sign * k * step_v, 6) for k in range(n - 1, -1, -1)]
+    k = math.floor(sign * start_v / step_v) + 1  # the first multiple beyond the start
+    points = []
+    while k * step_v < sign * target_v - 1e-9:
+        points.append(round(sign * k * step_v, 6))
+        k += 1
+    return [*points, round(float(target_v), 6)]
 
 
 class Keithley24xx(ScpiInstrument):
@@ -159,7 +164,7 @@ class Keithley24xx(ScpiInstrument):
             inst.voltage_limit_v = min(inst.voltage_limit_v, abs(float(max_voltage_v)))
         return inst
 
-    def check_identity(self):
+    def check_identity(self) -> Identity:
         ident = super().check_identity()
         self.model = ident.model.split()[-1]
         self.voltage_limit_v = MODEL_LIMITS_V[self.model]
@@ -218,8 +223,15 @@ class Keithley24xx(ScpiInstrument):
         self.write_confirmed([":OUTP OFF", self.format_set("level", 0.0)])
 
     def _set_level(self, volts: float, clock: Clock) -> None:
-        self.write_confirmed([self.format_set("level", volts)])
+        """Set the level and confirm it in one exchange: the error query after the command is
+        answered only once the command has been executed."""
+        command = self.format_set("level", volts)
+        code, text = parse_error(self.query(f"{command};{self.table.error_query}"), self.address)
         self._last_set = (clock.now(), volts)
+        if code != 0:
+            listed = "; ".join(f"{c}, {t}" for c, t in [(code, text), *self.errors()])
+            raise InstrumentCommandError(f"{self.address}: instrument error after {command}: "
+                                         f"{listed}")
 
     # ------------------------------------------------------------------ ramps
     def ramp_to(self, target_v: float, step_v: float = 5.0, rate_v_per_s: float = 10.0,

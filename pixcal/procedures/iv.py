@@ -4,8 +4,8 @@ Needs the Keithley (``ctx.instruments["keithley"]``, docs/instruments.md §4).
 
 1. Configure the source-meter (compliance 100 µA, NPLC, filter), output on at 0 V, ramp to
    ``start_v``.
-2. For each voltage of the grid ``start_v, start_v ± step_v, ..., stop_v``: one step (never
-   faster than ``ramp_rate_v_per_s``), ``settle_s`` of settling, one reading.
+2. One ramp to ``stop_v`` through the multiples of ``step_v`` (then ``stop_v``), never faster
+   than ``ramp_rate_v_per_s``: at each voltage ``settle_s`` of settling, one reading.
 3. Stop early on compliance (status bit 3), on the software current limit, or - with
    ``stop_at_breakdown`` - once the curve breaks down (:mod:`pixcal.analysis.iv`).
 4. Always (finished, stopped, failed, interrupted): ramp to 0 V and output off, confirmed.
@@ -18,13 +18,12 @@ ends), ``temperature_c`` (the parameter, for grading).
 
 from __future__ import annotations
 
-import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from hal.instruments.keithley import ComplianceTrip, SoftwareCurrentLimit
+from hal.instruments.keithley import ComplianceTrip, SoftwareCurrentLimit, ramp_points
 from pixcal.analysis.iv import BREAKDOWN_SLOPE, breakdown_voltage, iv_summary
 from pixcal.procedures.base import Params, StepContext, StepResult
 from pixcal.procedures.hv import INSTRUMENT, HvParams, Readings, biased
@@ -53,15 +52,6 @@ class IvParams(HvParams):
         return self
 
 
-def voltage_grid(start_v: float, stop_v: float, step_v: float) -> np.ndarray:
-    """``start_v, start_v ± step_v, ...`` up to and including ``stop_v``."""
-    n = math.ceil(abs(stop_v - start_v) / step_v - 1e-9)
-    sign = 1.0 if stop_v > start_v else -1.0
-    grid = start_v + sign * step_v * np.arange(n + 1)
-    grid[-1] = stop_v
-    return np.round(grid, 6)
-
-
 class Iv:
     """Sensor leakage current vs bias voltage."""
 
@@ -71,31 +61,40 @@ class Iv:
     instruments: ClassVar[tuple[str, ...]] = (INSTRUMENT,)
 
     def run(self, ctx: StepContext, params: IvParams) -> StepResult:
-        grid = voltage_grid(params.start_v, params.stop_v, params.step_v)
-        ctx.progress.start(len(grid), "points", "IV")
+        n_points = len(ramp_points(params.start_v, params.stop_v, params.step_v)) + 1
+        ctx.progress.start(n_points, "points", "IV")
         readings = Readings()
-        stopped = [STOP_REACHED]
+        stopped = STOP_REACHED
+
+        def point(reading: Any) -> None:
+            readings.add(reading)
+            ctx.progress.advance()
+            if reading.compliance:  # the ramp raises ComplianceTrip next
+                return
+            if params.stop_at_breakdown and breakdown_voltage(
+                    readings.voltage_v, readings.current_a, params.breakdown_slope):
+                raise _BreakingDown
+
         with biased(ctx, params, lambda: _result(params, readings, "failed")) as keithley:
-            ramp = {"step_v": params.step_v, "rate_v_per_s": params.ramp_rate_v_per_s}
-            for k, target in enumerate(grid):
-                try:
-                    reading = keithley.ramp_to(float(target), settle_s=params.settle_s, **ramp)
-                    if k == 0:  # the start, reached in steps of its own: settle there, read
-                        keithley.clock.sleep(params.settle_s)
-                        reading = keithley.read()
-                    readings.add(reading)
-                except (ComplianceTrip, SoftwareCurrentLimit) as exc:
-                    readings.add(exc.reading)
-                    stopped[0] = (STOP_COMPLIANCE if isinstance(exc, ComplianceTrip)
-                                  else STOP_LIMIT)
-                    ctx.log(f"IV stopped: {exc}")
-                    break
-                ctx.progress.advance()
-                if params.stop_at_breakdown and breakdown_voltage(
-                        readings.voltage_v, readings.current_a, params.breakdown_slope):
-                    stopped[0] = STOP_BREAKDOWN
-                    break
-        return _result(params, readings, stopped[0])
+            ramp = {"step_v": params.step_v, "rate_v_per_s": params.ramp_rate_v_per_s,
+                    "settle_s": params.settle_s}
+            try:
+                keithley.ramp_to(params.start_v, **ramp)  # no points on the way to the start
+                keithley.clock.sleep(params.settle_s)
+                point(keithley.read())
+                keithley.ramp_to(params.stop_v, on_point=point, **ramp)
+            except (ComplianceTrip, SoftwareCurrentLimit) as exc:
+                if not readings.timestamp or readings.timestamp[-1] != exc.reading.timestamp:
+                    readings.add(exc.reading)  # tripped on the way to the start
+                stopped = STOP_COMPLIANCE if isinstance(exc, ComplianceTrip) else STOP_LIMIT
+                ctx.log(f"IV stopped: {exc}")
+            except _BreakingDown:
+                stopped = STOP_BREAKDOWN
+        return _result(params, readings, stopped)
+
+
+class _BreakingDown(Exception):
+    """Raised from a point's callback to end the ramp at breakdown."""
 
 
 def _result(params: IvParams, readings: Readings, stopped: str) -> StepResult:

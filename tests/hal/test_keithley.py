@@ -41,8 +41,8 @@ def read_at(volts, amps, status=0):
     return [(b":OUTP?\r\n", b"1\n"), (b":READ?\r\n", reading(volts, amps, status))]
 
 
-def set_level(volts: str):
-    return [(f":SOUR:VOLT:LEV {volts};*OPC?\r\n".encode(), b"1\n"), *OK]
+def set_level(volts: str):  # the error query confirms the set-point in the same exchange
+    return [(f":SOUR:VOLT:LEV {volts};SYST:ERR?\r\n".encode(), b'0,"No error"\n')]
 
 
 def test_connecting_only_asks_identity(scripted):  # noqa: F811
@@ -106,6 +106,18 @@ def test_software_limit_and_output_state(scripted):  # noqa: F811
     peer.check_done()
 
 
+def test_a_refused_set_point_is_an_error_listing_the_queue(scripted):  # noqa: F811
+    peer, address = scripted([
+        *OPEN, *read_at(-2.0, -1e-7),
+        (b":SOUR:VOLT:LEV -5.0;SYST:ERR?\r\n", b'-222,"Data out of range"\n'),
+        (b"SYST:ERR?\r\n", b'-221,"Settings conflict"\n'), *OK,
+    ])
+    with Keithley24xx.open(address, clock=ManualClock()) as k, pytest.raises(
+            InstrumentCommandError, match="-222, Data out of range; -221, Settings conflict"):
+        k.ramp_to(-5.0)
+    peer.check_done()
+
+
 def test_make_safe_ramps_down_switches_off_and_confirms(scripted):  # noqa: F811
     peer, address = scripted([
         *OPEN, (b":OUTP?\r\n", b"1\n"), *read_at(-15.0, -1e-4, status=8),  # in compliance
@@ -145,6 +157,8 @@ def test_ramp_points():
     assert ramp_points(0.0, -20.0, 5.0) == [-5.0, -10.0, -15.0, -20.0]
     assert ramp_points(-2.0, -20.0, 5.0) == [-5.0, -10.0, -15.0, -20.0]
     assert ramp_points(-20.0, 0.0, 7.0) == [-14.0, -7.0, 0.0]
+    assert ramp_points(0.0, -12.0, 5.0) == [-5.0, -10.0, -12.0]
+    assert ramp_points(-4.9999999, -10.0, 5.0) == [-5.0, -10.0]
     assert ramp_points(3.0, 3.0, 1.0) == []
 
 

@@ -12,7 +12,7 @@ from sim_runs import run_steps
 import pixcal.connect
 from pixcal.analysis.grading_cuts import default_cuts
 from pixcal.analysis.iv import breakdown_voltage, iv_summary, leakage_summary, log_slopes
-from pixcal.procedures.iv import IvParams, voltage_grid
+from pixcal.procedures.iv import IvParams
 from pixcal.review.grade import grade_run
 from pixcal.store import RunFile
 from simulators.physics.sensor import draw_sensor_truth
@@ -26,7 +26,7 @@ FAST = {"settle_s": 2.0, "nplc": 1.0, "filter_count": 3}
                                                      (3, 480.0, -20.0), (4, 590.0, 17.0)])
 def test_breakdown_is_found_at_the_true_onset(seed, onset, temp):
     sensor = draw_sensor_truth(seed, onset)
-    v = -voltage_grid(0.0, 600.0, 5.0)
+    v = -np.arange(0.0, 601.0, 5.0)
     i = -sensor.current_a(v, temp) * (1 + 1e-3 * np.random.default_rng(seed).normal(size=v.size))
     found = breakdown_voltage(v, i)
     assert found is not None and onset - 10 <= found <= onset + 5
@@ -34,7 +34,7 @@ def test_breakdown_is_found_at_the_true_onset(seed, onset, temp):
 
 def test_no_breakdown_on_a_bulk_curve_and_the_currents_match_the_truth():
     sensor = draw_sensor_truth(7, 900.0)
-    v = -voltage_grid(0.0, 600.0, 5.0)
+    v = -np.arange(0.0, 601.0, 5.0)
     i = -sensor.current_a(v) * (1 + 1e-3 * np.random.default_rng(0).normal(size=v.size))
     assert breakdown_voltage(v, i) is None and np.nanmax(log_slopes(v, i)) < 2
     s = iv_summary(v, i)
@@ -46,11 +46,10 @@ def test_no_breakdown_on_a_bulk_curve_and_the_currents_match_the_truth():
     assert short["i100_ua"] is None and short["ratio_150_100"] is None
 
 
-def test_leakage_summary_and_voltage_grid():
+def test_leakage_summary_and_parameters():
     s = leakage_summary(np.array([0.0, 10, 20, 30]), np.array([-1e-6, -2e-6, -2e-6, -2.1e-6]))
     assert (s["first_ua"], s["second_ua"], s["last_ua"]) == pytest.approx((1.0, 2.0, 2.1))
     assert s["duration_s"] == 30.0 and s["drift_ua_per_h"] > 0
-    assert list(voltage_grid(0.0, -12.0, 5.0)) == [0.0, -5.0, -10.0, -12.0]
     with pytest.raises(ValidationError, match="further from 0 V"):
         IvParams(start_v=-10.0, stop_v=5.0)
     assert IvParams(stop_v=-600).stop_v == -600.0  # integers are fine in a plan
