@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hal.instruments.coolingbox import (
     BoxNotAnswering,
+    BoxSettings,
     CoolingBox,
     CoolingBoxError,
     DewPointError,
@@ -191,3 +194,40 @@ def test_compressed_station_time_through_the_instrument_factory():
         stop()
     assert abs(state.temperature_c + 20.0) <= 0.5
     assert state.timestamp > 900.0  # station seconds: drying, cooling and holding take ~20 min
+
+
+class ScriptedBox:
+    """A device whose temperature at station time t is ``temperature(t)`` (no transport): the
+    stability rule on its own."""
+
+    def __init__(self, temperature, clock, setpoint=-20.0):
+        from hal.instruments.coolingbox import REGISTER_MAP
+        from hal.instruments.modbus_map import load_map
+
+        self.map, self.address = load_map(REGISTER_MAP), "scripted"
+        self.temperature, self.clock, self.setpoint = temperature, clock, setpoint
+
+    def read_many(self, names):
+        values = {"temperature": self.temperature(self.clock.now()), "humidity": 1.0,
+                  "output": 0.0, "setpoint": self.setpoint, "flush": 1, "device_type": 3590}
+        return {n: values[n] for n in names}
+
+
+@given(st.lists(st.tuples(st.floats(0, 400), st.floats(0.51, 3.0)), max_size=4),
+       st.floats(10, 300))
+@settings(max_examples=60, deadline=None)
+def test_stable_means_every_reading_in_band_for_the_whole_hold(excursions, hold_s):
+    """Excursions (start time, size > tolerance) of 7 s each; the wait must end at the first
+    poll at least ``hold_s`` after the last excursion before it, and never during one."""
+    def temperature(t):
+        return -20.0 + sum(size for start, size in excursions if start <= t < start + 7.0)
+
+    clock = ManualClock()
+    box = CoolingBox(ScriptedBox(temperature, clock), clock)
+    box.settings = BoxSettings(poll_s=5.0)
+    state = box.wait_stable(-20.0, hold_s=hold_s, timeout_s=10_000)
+    polls = [5.0 * i for i in range(int(state.timestamp / 5.0) + 1)]
+    bad = [t for t in polls if abs(temperature(t) + 20.0) > 0.5]
+    run_start = min(t for t in polls if not bad or t > bad[-1])
+    assert abs(temperature(state.timestamp) + 20.0) <= 0.5
+    assert state.timestamp - run_start >= hold_s > state.timestamp - run_start - 5.0
