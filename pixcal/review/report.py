@@ -89,8 +89,9 @@ def _render(run: RunFile, grade: RunGrade, tmp: Path, cuts: dict[str, Any],
             sections.append(build(ctx, found[-1] if found else None))
     for procedure, build in sec_readout.BUILDERS.items():
         found = [s for s in steps if s.procedure == procedure]
-        if found:
-            sections.append(build(ctx, found[-1]))
+        built = build(ctx, found[-1]) if found else None
+        if built is not None:
+            sections.append(built)
     if electrical:
         sections.insert(0, sec.defects_section(ctx))
     iv = sec.iv_section(ctx, steps)

@@ -5,7 +5,10 @@ the environment section always, saying what was not recorded.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
+from typing import Any
 
 import h5py
 import numpy as np
@@ -15,14 +18,25 @@ from pixcal.review.sections import Absent, Context, Section, step_section
 from pixcal.store import StepInfo
 
 
-def pretest_section(ctx: Context, step: StepInfo) -> Section:
-    """The pretest's TBM phase scan (clean bursts per phase pair) and the pair it set."""
-    sec = step_section(step, "pretest", "Pretest: TBM phases")
-    scan, why = ctx.data(step, "tbm_phase_scan")
+def _attrs(ctx: Context, key: str, name: str) -> dict[str, Any]:
+    """A dataset's attributes, lists and dicts decoded (the store keeps them as JSON)."""
+    out = {}
+    for k, v in ctx.run.dataset_attrs(key, name).items():
+        if isinstance(v, str) and v[:1] in "[{":
+            with contextlib.suppress(ValueError):
+                v = json.loads(v)
+        out[k] = v
+    return out
+
+
+def pretest_section(ctx: Context, step: StepInfo) -> Section | None:
+    """The pretest's TBM phase scan (clean bursts per phase pair) and the pair it set; None
+    when the pretest scanned no phases (a single ROC has no TBM)."""
+    scan, _ = ctx.data(step, "tbm_phase_scan")
     if scan is None:
-        sec.absent.append(Absent("TBM phase scan", why))
-        return sec
-    bursts = int(ctx.run.dataset_attrs(step.key, "tbm_phase_scan").get("bursts", scan.max()))
+        return None
+    sec = step_section(step, "pretest", "Pretest: TBM phases")
+    bursts = int(_attrs(ctx, step.key, "tbm_phase_scan").get("bursts", scan.max()))
     p = step.summary.get("tbm_phases") or {}
     pick = [p.get("phase160"), p.get("phase400"), p.get("margin")] if p else None
     ctx.add(sec, ctx.draw(pr.phase_grid_plot, ctx.png("pretest_phases"), scan, bursts, [pick],
@@ -38,7 +52,7 @@ def tbmphase_section(ctx: Context, step: StepInfo) -> Section:
     if score is None:
         sec.absent.append(Absent("TBM phase grid", why))
         return sec
-    ntrig = int(ctx.run.dataset_attrs(step.key, "phase_score").get("triggers", score.max()))
+    ntrig = int(_attrs(ctx, step.key, "phase_score").get("triggers", score.max()))
     phases, _ = ctx.data(step, "phases")
     picks = [list(phases[core // 2]) if phases is not None and core // 2 < len(phases) else None
              for core in range(len(score))]
@@ -59,7 +73,7 @@ def pohbias_section(ctx: Context, step: StepInfo) -> Section:
     if why:
         sec.absent.append(Absent("POH RSSI curves", why))
         return sec
-    attrs = ctx.run.dataset_attrs(step.key, "rssi_ma")
+    attrs = _attrs(ctx, step.key, "rssi_ma")
     gains, channels = list(attrs.get("gains", [])), list(attrs.get("channels", []))
     rssi = data["rssi_ma"][0]
     gains = gains or list(range(rssi.shape[0]))
@@ -81,7 +95,7 @@ def timing_section(ctx: Context, step: StepInfo) -> Section:
     if resp is None:
         sec.absent.append(Absent("WBC × CalDel scan", why))
         return sec
-    attrs = ctx.run.dataset_attrs(step.key, "wbc_caldel")
+    attrs = _attrs(ctx, step.key, "wbc_caldel")
     n = len(resp)
     wbc = list(step.summary.get("wbc", [attrs["wbc"][0]] * n))
     caldel = list(step.summary.get("caldel", [attrs["caldel"][0]] * n))
@@ -128,7 +142,7 @@ def monitor_section(ctx: Context) -> Section:
 
 
 #: procedure -> builder, for the readout steps a run has (in this order)
-BUILDERS: dict[str, Callable[[Context, StepInfo], Section]] = {
+BUILDERS: dict[str, Callable[[Context, StepInfo], Section | None]] = {
     "pretest": pretest_section,
     "tbmphase": tbmphase_section,
     "pohbias": pohbias_section,

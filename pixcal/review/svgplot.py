@@ -39,11 +39,13 @@ class Histogram:
 
 
 def histogram_range(finite: np.ndarray, cuts: Sequence[float]) -> tuple[float, float]:
-    """The 0.1 %–99.9 % quantiles, widened to include cuts that are not far off, plus 5 %."""
+    """The 0.1 %–99.9 % quantiles, widened to include cuts that are not far off (within three
+    widths, or 30 % of the centre for a narrow distribution), plus 5 %."""
     lo, hi = (np.quantile(finite, [0.001, 0.999]) if finite.size else (0.0, 1.0))
     lo, hi = float(lo), float(hi)
+    spread = max(hi - lo, 0.1 * abs(lo + hi) / 2, 1e-9)
     for value in cuts:
-        if abs(value - (lo + hi) / 2) < 3 * max(hi - lo, 1e-9):
+        if abs(value - (lo + hi) / 2) < 3 * spread:
             lo, hi = min(lo, value), max(hi, value)
     pad = 0.05 * max(hi - lo, 1e-6)
     return lo - pad, hi + pad

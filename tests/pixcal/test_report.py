@@ -17,9 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
-from review_runs import iv_curve, make_run
+from review_runs import READOUT, iv_curve, make_run
 
 from pixcal.analysis.grading_cuts import default_cuts
 from pixcal.review.report import build_report
@@ -47,9 +48,25 @@ def reports(tmp_path_factory):
         "failed": make_run(base / "failed.h5", steps=("pretest", "alive", "bumpbond"),
                            status={"bumpbond": "failed"}, run_status="failed"),
         "iv": make_run(base / "iv.h5", steps=(), iv={**iv_curve(12.0), "temperature_c": 17.0}),
+        "readout": _with_monitor(make_run(
+            base / "readout.h5", steps=("pretest", *READOUT), n_rocs=16,
+            summaries={"timing": {"wbc": [99] * 16, "caldel": [100] * 16}})),
     }
     return {name: build_report(path, base / f"{name}-report", default_cuts())
             for name, path in runs.items()}
+
+
+def _with_monitor(run: Path) -> Path:
+    """Add ``/monitor`` series as the run's monitor writes them: (n, 2) [time, value], unit."""
+    t = 1.76e9 + np.arange(40.0) * 15
+    with h5py.File(run, "a") as f:
+        mon = f.require_group("monitor")
+        for name, unit, value in (("ia_a", "A", 0.38), ("id_a", "A", 0.55),
+                                  ("temperature_c", "degC", 17.2), ("hv_v", "V", -150.0)):
+            mon.create_dataset(name, data=np.stack([t, np.full_like(t, value)], axis=1))
+            mon[name].attrs["unit"] = unit
+        mon.create_dataset("odd", data=np.zeros((5, 3)))
+    return run
 
 
 def _html(index: Path) -> str:
@@ -67,10 +84,14 @@ def test_fulltest_report_has_grade_reasons_sections_and_images(reports):
                 "config"):
         assert f'<section id="{sid}"' in html
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert len(images) >= 18
+    assert len(images) >= 17
+    assert html.count('<figure class="hist">') == 5   # bump turn-on, threshold, noise, 1/gain, ped
     for name in images:
         assert (index.parent / name).read_bytes().startswith(b"\x89PNG")
-    assert "not available" not in html and 'id="missing"' not in html
+    assert 'id="missing"' not in html
+    # the hand-made run has every step's data; only the supplies' monitor was not recorded
+    assert re.findall(r"not available: [^<]*", html) == [
+        "not available: the run recorded no /monitor data"]
 
 
 def test_short_and_failed_runs_say_what_is_missing(reports):
@@ -93,6 +114,38 @@ def test_iv_only_run_report(reports):
     assert (reports["iv"].parent / "iv.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_a_page_per_roc_with_maps_distributions_and_defect_list(reports):
+    index = reports["fulltest"]
+    html = _html(index)
+    for roc in range(16):
+        assert f'<a href="roc-{roc:02d}.html">ROC {roc}</a>' in html
+    page = (index.parent / "roc-03.html").read_text()
+    assert "ROC 3: pixel defects 50 &gt;= 42 -&gt; B" in page
+    dead = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td><td>dead</td>", page)
+    assert sorted((int(c), int(r)) for c, r in dead) == [(c, 0) for c in range(50)]
+    assert page.count('<figure class="hist">') == 6      # bump, two thresholds, noise, gain, ped
+    assert '<a href="roc-02.html">' in page and '<a href="roc-04.html">' in page
+    for name in re.findall(r'<img src="([^"]+)"', page):
+        assert (index.parent / name).read_bytes().startswith(b"\x89PNG")
+    noisy = (index.parent / "roc-09.html").read_text()
+    assert "ROC 9: mean noise (e-) 325 &gt; 300 -&gt; C" in noisy
+    noise_hist = noisy[noisy.index("S-curve noise"):]
+    assert ">noise max<" in noise_hist and "cut noise min at 10 is off the scale" in noise_hist
+    assert not (reports["iv"].parent / "roc-00.html").exists()
+
+
+def test_readout_and_monitor_plots(reports):
+    index = reports["readout"]
+    html = _html(index)
+    for sid, png in (("tbmphase", "tbmphase_grid"), ("pohbias", "pohbias_rssi"),
+                     ("timing", "timing_wbc_caldel"), ("monitor", "monitor")):
+        assert f'<section id="{sid}"' in html
+        assert (index.parent / f"{png}.png").stat().st_size > 5000
+    assert "/monitor/odd: expected (n, 2) rows of [time, value], found shape (5, 3)" in html
+    for name in ("short", "failed", "iv"):
+        assert "the run recorded no /monitor data" in _html(reports[name])
+
+
 def _chromium(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
         return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
@@ -101,9 +154,11 @@ def _chromium(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed "
                     "(Debian: apt-get install chromium chromium-driver)")
-@pytest.mark.parametrize("name", ["fulltest", "short", "failed", "iv"])
+@pytest.mark.parametrize("name", ["fulltest", "fulltest/roc-03.html", "short", "failed", "iv",
+                                  "readout"])
 def test_report_in_headless_chromium(reports, name, tmp_path):
-    index = reports[name]
+    run, _, page = name.partition("/")
+    index = reports[run] if not page else reports[run].parent / page
     n_images = len(re.findall(r"<img ", _html(index)))
     done = _chromium(["--virtual-time-budget=10000", "--dump-dom", index.as_uri()], tmp_path)
     body = re.search(r"<body[^>]*>", done.stdout)
