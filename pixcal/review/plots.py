@@ -22,24 +22,6 @@ def _save(fig: Figure, path: Path, dpi: float = 100) -> Path:
     return path
 
 
-def roc_figures_plot(path: Path, values: np.ndarray, title: str, label: str,
-                     cuts: Sequence[float]) -> Path:
-    """A per-ROC figure (e.g. mean noise) against ROC number, with the B and C cuts."""
-    values = np.asarray(values, float)
-    fig = Figure(figsize=(6, 3))
-    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.17)
-    ax = fig.add_subplot()
-    ax.plot(np.arange(values.size), values, "o", color="#4477aa")
-    for cut, name, color in zip(cuts, ("B", "C"), ("#ee7733", "#cc3311"), strict=False):
-        ax.axhline(cut, color=color, ls="--", lw=1, label=f"{name} above {cut:g}")
-    ax.set_xticks(np.arange(values.size))
-    ax.set_xlabel("ROC")
-    ax.set_ylabel(label)
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="best")
-    return _save(fig, path)
-
-
 def scurves_plot(path: Path, vcal: np.ndarray, counts: np.ndarray, ntrig: int,
                  pixels: Sequence[tuple[int, int, int]], threshold: Sequence[float],
                  noise: Sequence[float]) -> Path:

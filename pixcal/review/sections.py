@@ -17,7 +17,7 @@ import numpy as np
 from pixcal.review import plots
 from pixcal.review.quantities import QUANTITIES, quantity_values
 from pixcal.review.raster import PixelMap, pixel_map
-from pixcal.review.svgplot import Histogram, histogram
+from pixcal.review.svgplot import Histogram, Points, histogram, roc_points
 from pixcal.store import RunFile, StepInfo
 
 
@@ -48,6 +48,7 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     maps: list[PixelMap] = field(default_factory=list)
     histograms: list[Histogram] = field(default_factory=list)
+    points: list[Points] = field(default_factory=list)
     absent: list[Absent] = field(default_factory=list)
 
 
@@ -215,9 +216,9 @@ def scurves_section(ctx: Context, step: StepInfo | None) -> Section:
 
 def _roc_figure(ctx: Context, sec: Section, values: np.ndarray, name: str, title: str,
                 label: str, cuts: list[float]) -> None:
-    file = ctx.png(f"{sec.id}_{name}")
-    ctx.add(sec, ctx.draw(plots.roc_figures_plot, file, values, title, label, cuts),
-            f"{title}; dashed: the B and C cuts")
+    """A per-ROC figure (SVG) with its B and C cuts."""
+    named = [(c, f"{g} above {c:g}") for c, g in zip(cuts, ("B", "C"), strict=False)]
+    sec.points.append(roc_points(values, f"{title} (dashed: the B and C cuts)", label, named))
 
 
 def gainped_section(ctx: Context, step: StepInfo | None) -> Section:

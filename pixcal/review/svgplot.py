@@ -109,3 +109,52 @@ def histogram(values: np.ndarray, title: str, label: str, *,
     notes += [f"cut {name} at {c:g} is off the scale" for c, name in cuts if not lo <= c <= hi]
     return Histogram(title, label, path, xticks, yticks, shown, "; ".join(notes),
                      entries=int(finite.size))
+
+
+@dataclass
+class Points:
+    """A per-ROC figure against the ROC number with horizontal cut lines (SVG pixels, y down)."""
+
+    title: str
+    label: str
+    points: list[tuple[float, float, str]]
+    xticks: list[tuple[float, str]]
+    yticks: list[tuple[float, str]]
+    cuts: list[tuple[float, str]] = field(default_factory=list)
+    note: str = ""
+    width: int = WIDTH
+    height: int = HEIGHT
+    box: tuple[int, int, int, int] = (LEFT + 14, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM)
+
+
+def roc_points(values: np.ndarray, title: str, label: str,
+               cuts: Sequence[tuple[float, str]] = ()) -> Points:
+    """One value per ROC (e.g. mean noise) as points, from 0 up, with the B and C cuts.
+
+    Parameters
+    ----------
+    values : ndarray [roc]
+        NaN: the ROC has no value (listed in the note).
+    cuts : sequence of (value, name)
+        Horizontal lines, e.g. ``[(200, "B above 200"), (300, "C above 300")]``; a cut more
+        than three times above the largest value is named in the note instead.
+    """
+    v = np.asarray(values, float)
+    finite = v[np.isfinite(v)]
+    top = float(finite.max()) if finite.size else 1.0
+    shown_cuts = [(c, n) for c, n in cuts if c <= 3 * max(top, 1e-12)]
+    top = max([top, *[c for c, _ in shown_cuts]]) * 1.1 or 1.0
+    x0, y0, x1, y1 = LEFT + 14, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
+    step = (x1 - x0) / max(len(v), 1)
+
+    def y(value: float) -> float:
+        return y1 - (y1 - y0) * value / top
+
+    points = [(x0 + step * (i + 0.5), y(float(val)), f"ROC {i}: {val:.4g}")
+              for i, val in enumerate(v) if np.isfinite(val)]
+    xticks = [(x0 + step * (i + 0.5), str(i)) for i in range(len(v))]
+    yticks = [(y(t), f"{t:g}") for t in MaxNLocator(5).tick_values(0, top) if 0 <= t <= top]
+    notes = [f"ROC {i}: no value" for i in np.flatnonzero(~np.isfinite(v))]
+    notes += [f"{n} ({c:g}) is off the scale" for c, n in cuts if (c, n) not in shown_cuts]
+    return Points(title, label, points, xticks, yticks, [(y(c), n) for c, n in shown_cuts],
+                  "; ".join(notes))

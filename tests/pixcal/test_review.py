@@ -47,7 +47,6 @@ def test_every_plot_writes_a_png(tmp_path):
     thr = rng.normal(35, 1, (16, 52, 80))
     thr[2, :3, :3] = np.nan
     noise = np.full_like(thr, 2.3)
-    plots.roc_figures_plot(tmp_path / "fig.png", np.arange(16.0), "noise", "e-", [200, 300])
     vcal = np.arange(25, 46)
     pixels = plots.choose_pixels(thr, noise)
     assert (2, 0, 0) not in pixels and len(pixels) >= 3
@@ -71,7 +70,7 @@ def test_every_plot_writes_a_png(tmp_path):
                    [81, 81], [50, 40])
     t = 1.7e9 + np.arange(30.0) * 10
     pr.monitor_plot(tmp_path / "monitor.png", {"ia_a": (np.stack([t, t * 0 + 0.4], 1), "A")})
-    for name in ("fig", "s", "iv", "phase", "rssi", "timing", "monitor"):
+    for name in ("s", "iv", "phase", "rssi", "timing", "monitor"):
         _png(tmp_path / f"{name}.png")
 
 
@@ -126,6 +125,17 @@ def test_histogram_geometry_counts_and_cuts():
     assert [name for _, name in h.cuts] == ["low"]
     assert "3 without a value" in h.note and "far at 1e+06 is off the scale" in h.note
     assert [t for _, t in h.yticks] == ["1", "10"]
+
+
+def test_roc_points_place_values_and_cuts():
+    values = np.array([100.0, np.nan, 250.0])
+    p = svgplot.roc_points(values, "mean noise", "e-", [(200, "B"), (300, "C"), (5000, "far")])
+    _, y0, _, y1 = p.box
+    assert [text for _, _, text in p.points] == ["ROC 0: 100", "ROC 2: 250"]
+    heights = {name: (y1 - y) / (y1 - y0) for y, name in p.cuts}
+    assert set(heights) == {"B", "C"} and np.isclose(heights["C"], 1 / 1.1)
+    assert np.isclose((y1 - p.points[1][1]) / (y1 - y0), 250 / 330)
+    assert "ROC 1: no value" in p.note and "far (5000) is off the scale" in p.note
 
 
 @pytest.mark.parametrize("n_rocs", [1, 2])
