@@ -20,6 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from clirun import run_cli
 from review_runs import READOUT, iv_curve, make_run
 
 from pixcal.analysis.grading_cuts import default_cuts
@@ -238,3 +239,25 @@ def test_not_a_run_file_and_bad_output_folder(tmp_path):
     assert done.returncode == 2 and "not a pixcal report folder" in done.stderr
     assert (busy / "thesis.tex").read_text() == "keep me"
     assert np.all([p.name == "thesis.tex" for p in busy.iterdir()])
+
+
+def test_show_prints_the_grade_and_draws_maps_in_the_terminal(tmp_path, capsys):
+    run = make_run(tmp_path / "run.h5", plant=_plant)
+    code, out, err = run_cli(capsys, "show", run, "--maps")
+    assert code == 0, err
+    assert "grade                C  (electrical C, IV not graded; default cuts, not stored)" in out
+    assert "    ROC 3: pixel defects 50 >= 42 -> B" in out
+    block = out[out.index("pixel defects (count per block)"):].splitlines()
+    assert "5 x 5 pixels per character" in block[0]
+    rows = block[2:18]                       # 160 pixel rows / 5 per block / 2 blocks a line
+    assert all(len(r) == 2 + 84 for r in rows) and rows[-1][2:][31:42].strip(" ") != ""
+    assert set(rows[-1][2:][:31] + rows[-1][2:][42:]) == {" "}   # only ROC 3's row 0 is bad
+    for title in ("threshold (Vcal)", "noise (electrons)", "gain (ADC per Vcal)",
+                  "pedestal (ADC)"):
+        assert f"  {title}: " in out
+    run_cli(capsys, "grade", run)
+    code, out, _ = run_cli(capsys, "show", run, "--json")
+    assert json.loads(out)["grade"]["source"] == "stored by pixcal grade"
+    iv_only = make_run(tmp_path / "iv.h5", steps=("pretest",))
+    code, out, _ = run_cli(capsys, "show", iv_only, "--maps")
+    assert "nothing to grade" in out and "maps: none" in out
