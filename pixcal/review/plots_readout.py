@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from pixcal.review.plots import _save
 
@@ -84,7 +85,7 @@ def rssi_plot(path: Path, bias: np.ndarray, rssi_ma: np.ndarray, gains: Sequence
     cols = min(n, 4)
     rows = -(-n // cols)
     fig = Figure(figsize=(3.4 * cols, 2.8 * rows + 0.4))
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.12, hspace=0.5, wspace=0.3)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.84, bottom=0.12, hspace=0.5, wspace=0.3)
     op = list(gains).index(operating_gain) if operating_gain in gains else None
     for ci, channel in enumerate(channels):
         ax = fig.add_subplot(rows, cols, ci + 1)
@@ -132,13 +133,16 @@ def timing_plot(path: Path, responses: np.ndarray, wbc: Sequence[int], caldel: S
     fig.subplots_adjust(left=0.06, right=0.9, top=0.9, bottom=0.08, hspace=0.55, wspace=0.3)
     axes = [fig.add_subplot(rows, cols, r + 1) for r in range(n)]
     im = None
-    extent = (caldel[0] - 0.5, caldel[-1] + 0.5, wbc[0] - 0.5, wbc[-1] + 0.5)
+    dc = (caldel[-1] - caldel[0]) / max(len(caldel) - 1, 1) / 2
+    dw = (wbc[-1] - wbc[0]) / max(len(wbc) - 1, 1) / 2
+    extent = (caldel[0] - dc, caldel[-1] + dc, wbc[0] - dw, wbc[-1] + dw)
     for r, ax in enumerate(axes):
         im = ax.imshow(full[r], origin="lower", aspect="auto", extent=extent, cmap="viridis",
                        vmin=0, vmax=1, interpolation="nearest")
         ax.plot([chosen_caldel[r]], [chosen_wbc[r]], "r+", ms=10, mew=2)
         ax.set_title(f"ROC {r}: WBC {chosen_wbc[r]}, CalDel {chosen_caldel[r]}", fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.yaxis.set_major_locator(MaxNLocator(5, integer=True))
         ax.set_xlabel("CalDel", fontsize=7)
         ax.set_ylabel("WBC", fontsize=7)
     fig.colorbar(im, ax=axes, fraction=0.03, pad=0.02, label="fully efficient pixels")
@@ -167,8 +171,11 @@ def monitor_plot(path: Path, series: Mapping[str, tuple[np.ndarray, str]]) -> Pa
     t0 = min(starts) if starts else 0.0
     fig = Figure(figsize=(10, 2.2 * len(MONITOR_PANELS) + 0.4))
     fig.subplots_adjust(left=0.09, right=0.98, top=0.95, bottom=0.06, hspace=0.55)
+    first = None
     for i, (title, ylabel, names) in enumerate(MONITOR_PANELS):
-        ax = fig.add_subplot(len(MONITOR_PANELS), 1, i + 1)
+        ax = fig.add_subplot(len(MONITOR_PANELS), 1, i + 1, sharex=first)
+        first = first or ax
+        ax.ticklabel_format(axis="y", useOffset=False)
         missing = []
         for name in names:
             if name not in series or not len(series[name][0]):
