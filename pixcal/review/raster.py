@@ -130,7 +130,9 @@ def pixel_map(path: Path, data: np.ndarray, title: str, label: str, *,
     vmin, vmax = colour_range(image, vmin, vmax)
     write_png(path, image, vmin, vmax, cmap, background)
     height, width = image.shape
-    out = PixelMap(path.name, title, label, width, height, 4 if roc is not None else 2,
+    # shown 832 px wide for a module, a ROC of its own 208 px; a few ROCs side by side larger
+    scale = 4 if roc is not None else max(2, min(6, 832 // width))
+    out = PixelMap(path.name, title, label, width, height, scale,
                    legend=list(legend), frames=frames)
     if not legend:
         out.gradient, out.ticks = gradient_css(cmap), ticks(vmin, vmax)

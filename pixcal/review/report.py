@@ -24,7 +24,7 @@ from pixcal.analysis.grading_cuts import diff_cuts
 from pixcal.errors import UserError
 from pixcal.review import sections as sec
 from pixcal.review import sections_readout as sec_readout
-from pixcal.review.grade import RunGrade, grade_run
+from pixcal.review.grade import FinishedRun, RunGrade, grade_run
 from pixcal.review.rocpages import page_name, roc_pages
 from pixcal.store import RunFile, StepInfo, duration_s
 
@@ -59,8 +59,8 @@ def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any]
     reusable = out.is_dir() and ((out / "index.html").exists() or not any(out.iterdir()))
     if out.exists() and not reusable:
         raise UserError(f"{out}: exists and is not a pixcal report folder; choose another -o")
-    run = RunFile(run_path)
-    grade = grade_run(run_path, cuts)
+    run = FinishedRun(run_path)
+    grade = grade_run(run_path, cuts, run)
     if workers is None:
         workers = min(4, len(os.sched_getaffinity(0)))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -139,10 +139,7 @@ class RunFile:
         return self._read(step, name, lambda d: {k: _py(v) for k, v in d.attrs.items()})
 
     def _read(self, step: str, name: str, what):
-        with h5py.File(self.path, "r") as f:
-            # a step's key (NNN_name) is looked up directly; only a bare name needs the list
-            key = step if step in f["steps"] else None
-        key = key or self.step(step).key
+        key = self.step(step).key
         with h5py.File(self.path, "r") as f:
             grp = f["steps"][key]
             link = grp.get(name, getlink=True)
