@@ -18,7 +18,7 @@ from pixcal.review import plots
 from pixcal.review.quantities import QUANTITIES, quantity_values
 from pixcal.review.raster import PixelMap, pixel_map
 from pixcal.review.svgplot import Histogram, Points, histogram, roc_points
-from pixcal.store import RunFile, StepInfo
+from pixcal.store import RunFile, RunFileError, StepInfo
 
 
 @dataclass
@@ -82,7 +82,10 @@ class Context:
         if name not in step.datasets:
             return None, f"step {step.key} has no dataset {name!r}"
         if (step.key, name) not in self.cache:
-            self.cache[step.key, name] = self.run.dataset(step.key, name)
+            try:
+                self.cache[step.key, name] = self.run.dataset(step.key, name)
+            except RunFileError as exc:  # e.g. the run's .h5.d folder was not copied with it
+                return None, str(exc).split(": ", 1)[-1]
         return self.cache[step.key, name], ""
 
     def png(self, name: str) -> Path:

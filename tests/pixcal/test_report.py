@@ -243,3 +243,12 @@ def test_show_prints_the_grade_and_draws_maps_in_the_terminal(tmp_path, capsys):
     iv_only = make_run(tmp_path / "iv.h5", steps=("pretest",))
     code, out, _ = run_cli(capsys, "show", iv_only, "--maps")
     assert "nothing to grade" in out and "maps: none" in out
+
+
+def test_a_run_copied_without_its_data_folder_says_so_per_plot(reports, tmp_path):
+    lone = tmp_path / "lone.h5"
+    shutil.copy(reports["readout"].parent.parent / "readout.h5", lone)
+    html = build_report(lone, tmp_path / "report", default_cuts()).read_text()
+    for title in ("TBM phase grid", "POH RSSI curves", "WBC × CalDel scan"):
+        assert re.search(f"<b>{title}</b><br>not available: step [^:]+: its data file "
+                         r"\S+lone.h5.d/\S+ is missing", html), title
