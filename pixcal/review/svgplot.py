@@ -39,15 +39,17 @@ class Histogram:
 
 
 def histogram_range(finite: np.ndarray, cuts: Sequence[float]) -> tuple[float, float]:
-    """The 0.1 %–99.9 % quantiles, widened to include cuts that are not far off (within three
-    widths, or 30 % of the centre for a narrow distribution), plus 5 %."""
+    """The 0.1 %–99.9 % quantiles (at least 10 % of the centre wide, so that a narrow
+    distribution still gets readable ticks), widened to include every cut within three such
+    widths of the centre, plus 5 % on each side."""
     lo, hi = (np.quantile(finite, [0.001, 0.999]) if finite.size else (0.0, 1.0))
-    lo, hi = float(lo), float(hi)
-    spread = max(hi - lo, 0.1 * abs(lo + hi) / 2, 1e-9)
+    centre = (float(lo) + float(hi)) / 2
+    width = max(float(hi) - float(lo), 0.1 * abs(centre), 1e-6)
+    lo, hi = min(float(lo), centre - width / 2), max(float(hi), centre + width / 2)
     for value in cuts:
-        if abs(value - (lo + hi) / 2) < 3 * spread:
+        if abs(value - centre) < 3 * width:
             lo, hi = min(lo, value), max(hi, value)
-    pad = 0.05 * max(hi - lo, 1e-6)
+    pad = 0.05 * (hi - lo)
     return lo - pad, hi + pad
 
 

@@ -2,8 +2,8 @@
 
 The browser test renders each report in headless Chromium (Debian's ``chromium`` package) and
 reads back what the page recorded on load: how many images it has and which failed to decode.
-It is skipped, saying why, when no Chromium is installed. A screenshot of the module page is
-kept in ``$PIXCAL_TEST_ARTIFACTS`` when that variable names a folder.
+It is skipped, saying why, when no Chromium is installed. Screenshots of the module page and of
+a ROC page are kept in ``$PIXCAL_TEST_ARTIFACTS`` when that variable names a folder.
 """
 
 from __future__ import annotations
@@ -153,15 +153,16 @@ def test_report_in_headless_chromium(reports, name, tmp_path):
     run, _, page = name.partition("/")
     index = reports[run] if not page else reports[run].parent / page
     assert 'id="grade-letter"' in check_page(index, tmp_path)
-    if name == "fulltest":
-        shot = tmp_path / "module-page.png"
+    shots = {"fulltest": "report-module-page.png", "fulltest/roc-03.html": "report-roc-page.png"}
+    if name in shots:
+        shot = tmp_path / shots[name]
         chromium([f"--screenshot={shot}", "--window-size=1400,2400", index.as_uri()],
-                  tmp_path)
+                 tmp_path)
         assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
         keep = os.environ.get("PIXCAL_TEST_ARTIFACTS")
         if keep:
             Path(keep).mkdir(parents=True, exist_ok=True)
-            shutil.copy(shot, Path(keep) / "report-module-page.png")
+            shutil.copy(shot, Path(keep) / shots[name])
 
 
 # ------------------------------------------------------------------------------ CLI

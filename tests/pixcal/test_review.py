@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixcal.review import plots, raster, svgplot
+from pixcal.review import plots, raster, svgplot, termmaps
 from pixcal.review import plots_readout as pr
 from pixcal.review.maps import module_map, pixel_position, roc_origin
 
@@ -143,3 +143,17 @@ def test_map_of_few_rocs(tmp_path, n_rocs):
     data = np.ones((n_rocs, 52, 80))
     m = raster.pixel_map(tmp_path / "m.png", data, "alive", "hits")
     assert _rgba(tmp_path / "m.png").shape == (80, 52 * n_rocs, 4) and len(m.frames) == n_rocs
+
+
+def test_terminal_map_blocks_and_colours():
+    data = np.zeros((16, 52, 80))
+    data[8] = 1.0                              # the top right ROC (rotated) at full scale
+    lines = termmaps.render(data, 0.0, 1.0, factor=4, colour=True, cmap="gray")
+    assert len(lines) == 160 // 4 // 2 and all(len(t.plain) == 416 // 4 for t in lines)
+    top = lines[0].spans
+    assert str(top[-1].style) == "#ffffff on #ffffff" and str(top[0].style) == "#000000 on #000000"
+    ramp = termmaps.render(data, 0.0, 1.0, factor=4, colour=False)
+    assert len(ramp) == 20 and ramp[0].plain == " " * 91 + "@" * 13
+    assert termmaps.factor_for(100) == 5
+    half = termmaps.reduce(np.array([[1.0, np.nan], [3.0, np.nan]]), 2)
+    assert half.shape == (1, 1) and half[0, 0] == 2.0
