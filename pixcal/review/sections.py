@@ -109,15 +109,15 @@ class Context:
             for done in [pool.submit(plot, *args, **kw) for plot, args, kw in jobs]:
                 done.result()
 
-    def histogram(self, section: Section, key: str, title: str, roc: int | None = None) -> None:
-        """The SVG distribution of a quantity (:data:`QUANTITIES`) with its cuts."""
+    def histogram(self, section: Section, key: str, title: str) -> None:
+        """The SVG distribution of a quantity (:data:`QUANTITIES`), all pixels, with the cuts
+        every ROC shares."""
         q = next(q for q in QUANTITIES if q.key == key)
         values, step, why = quantity_values(self, q)
         if values is None:
             section.absent.append(Absent(title, why))
             return
-        shown = values if roc is None else values[roc]
-        section.histograms.append(histogram(shown, title, q.label, cuts=q.cuts(self, step, roc)))
+        section.histograms.append(histogram(values, title, q.label, cuts=q.cuts(self, step, None)))
 
     def add(self, section: Section, path: Path, caption: str) -> None:
         section.figures.append(Figure(path.name, caption))
@@ -198,10 +198,10 @@ def scurves_section(ctx: Context, step: StepInfo | None) -> Section:
         return sec
     ctx.histogram(sec, "threshold", "threshold, all pixels (dashed: the trim-defect cuts)")
     ctx.histogram(sec, "noise", "noise, all pixels (dashed: the noise-defect cuts)")
-    _roc_figure(ctx, sec, np.nanmean(noise.reshape(len(noise), -1), axis=1) * e,
-                "noise_mean", "mean noise per ROC", "electrons", rc["noise_mean_e"])
-    _roc_figure(ctx, sec, np.nanstd(thr.reshape(len(thr), -1), axis=1) * e,
-                "thr_width", "threshold width per ROC", "electrons", rc["threshold_width_e"])
+    _roc_figure(sec, np.nanmean(noise.reshape(len(noise), -1), axis=1) * e,
+                "mean noise per ROC", "electrons", rc["noise_mean_e"])
+    _roc_figure(sec, np.nanstd(thr.reshape(len(thr), -1), axis=1) * e,
+                "threshold width per ROC", "electrons", rc["threshold_width_e"])
     counts, why = ctx.data(step, "counts")
     vcal, _ = ctx.data(step, "vcal")
     if counts is None or vcal is None:
@@ -217,8 +217,8 @@ def scurves_section(ctx: Context, step: StepInfo | None) -> Section:
     return sec
 
 
-def _roc_figure(ctx: Context, sec: Section, values: np.ndarray, name: str, title: str,
-                label: str, cuts: list[float]) -> None:
+def _roc_figure(sec: Section, values: np.ndarray, title: str, label: str,
+                cuts: list[float]) -> None:
     """A per-ROC figure (SVG) with its B and C cuts."""
     named = [(c, f"{g} above {c:g}") for c, g in zip(cuts, ("B", "C"), strict=False)]
     sec.points.append(roc_points(values, f"{title} (dashed: the B and C cuts)", label, named))
@@ -239,10 +239,10 @@ def gainped_section(ctx: Context, step: StepInfo | None) -> Section:
         ped_vcal = ped / gain
     flat = gain.reshape(len(gain), -1)
     rel = np.nanstd(flat, axis=1) / np.nanmean(flat, axis=1)
-    _roc_figure(ctx, sec, rel, "gain_width", "relative gain width per ROC", "σ/mean",
+    _roc_figure(sec, rel, "relative gain width per ROC", "σ/mean",
                 rc["gain_rel_width"])
     spread = np.nanstd(ped_vcal.reshape(len(gain), -1), axis=1) * e
-    _roc_figure(ctx, sec, spread, "ped_spread", "pedestal spread per ROC", "electrons",
+    _roc_figure(sec, spread, "pedestal spread per ROC", "electrons",
                 rc["pedestal_spread_e"])
     return sec
 
