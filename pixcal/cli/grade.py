@@ -22,6 +22,10 @@ def grade(run_files: tuple[Path, ...], cuts_file: Path | None, as_json: bool,
     Every B or C is explained by the figure and the cut it passed. The grade of each run is
     stored in its file (document ``/grade``) unless --no-store is given or the run is still
     marked running.
+
+    \b
+    Example:
+      pixcal grade runs/M1234_pretest_20260101T120000Z.h5 --no-store
     """
     from pixcal.analysis.grading_cuts import diff_cuts, load_cuts
     from pixcal.errors import InputFileError

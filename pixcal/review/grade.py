@@ -109,7 +109,7 @@ def _temperature(run_head: dict[str, Any], step: StepInfo) -> float | None:
     return None
 
 
-def grade_run(path: str | Path, cuts: dict[str, Any]) -> RunGrade:
+def grade_run(path: str | Path, cuts: dict[str, Any], run: RunFile | None = None) -> RunGrade:
     """Grade one run file.
 
     Parameters
@@ -118,13 +118,15 @@ def grade_run(path: str | Path, cuts: dict[str, Any]) -> RunGrade:
         A pixcal run file.
     cuts : dict
         :func:`pixcal.analysis.grading_cuts.load_cuts`.
+    run : RunFile, optional
+        The file already opened (e.g. one that keeps its step list, :class:`FinishedRun`).
 
     Raises
     ------
     ValueError
         Not a pixcal run file.
     """
-    run = RunFile(path)
+    run = run or RunFile(path)
     head = run.header()
     steps = run.steps()
     config = run.document("config_out") or run.document("config_in") or {}
@@ -186,6 +188,21 @@ def grade_run(path: str | Path, cuts: dict[str, Any]) -> RunGrade:
     return RunGrade(str(path), str(head.get("module_id", "")),
                     g.worst([r.grade for r in reasons]), electrical_grade, iv_grade, rocs,
                     reasons, ivs, str(head.get("status", "")), defects)
+
+
+class FinishedRun(RunFile):
+    """A run file whose step list is read once. A :class:`RunFile` reads every step's
+    attributes again for each array (so it follows a run that is still being written); a
+    report reads dozens of arrays, and that would cost more than the arrays themselves."""
+
+    def __init__(self, path: str | Path):
+        super().__init__(path)
+        self._steps: list[StepInfo] | None = None
+
+    def steps(self) -> list[StepInfo]:
+        if self._steps is None:
+            self._steps = super().steps()
+        return self._steps
 
 
 def final_grade(runs: list[RunGrade], cuts: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,9 @@ from pixcal.analysis.grading import GRADES
 from pixcal.analysis.grading_cuts import diff_cuts
 from pixcal.errors import UserError
 from pixcal.review import sections as sec
-from pixcal.review.grade import RunGrade, grade_run
+from pixcal.review import sections_readout as sec_readout
+from pixcal.review.grade import FinishedRun, RunGrade, grade_run
+from pixcal.review.rocpages import page_name, roc_pages
 from pixcal.store import RunFile, StepInfo, duration_s
 
 HEADER_KEYS = ("module_id", "plan", "status", "error", "target", "operator", "site",
@@ -57,8 +59,8 @@ def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any]
     reusable = out.is_dir() and ((out / "index.html").exists() or not any(out.iterdir()))
     if out.exists() and not reusable:
         raise UserError(f"{out}: exists and is not a pixcal report folder; choose another -o")
-    run = RunFile(run_path)
-    grade = grade_run(run_path, cuts)
+    run = FinishedRun(run_path)
+    grade = grade_run(run_path, cuts, run)
     if workers is None:
         workers = min(4, len(os.sched_getaffinity(0)))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -77,32 +79,47 @@ def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any]
 
 def _render(run: RunFile, grade: RunGrade, tmp: Path, cuts: dict[str, Any],
             workers: int) -> str:
-    steps = run.steps()
     ctx = sec.Context(run, tmp, cuts, grade.defects)
+    steps = ctx.steps
     sections: list[sec.Section] = []
     electrical = grade.electrical is not None
     for procedure, build in sec.BUILDERS.items():
         found = [s for s in steps if s.procedure == procedure]
         if found or electrical:
             sections.append(build(ctx, found[-1] if found else None))
+    for procedure, build in sec_readout.BUILDERS.items():
+        found = [s for s in steps if s.procedure == procedure]
+        built = build(ctx, found[-1]) if found else None
+        if built is not None:
+            sections.append(built)
     if electrical:
         sections.insert(0, sec.defects_section(ctx))
     iv = sec.iv_section(ctx, steps)
     if iv is not None:
         sections.append(iv)
+    sections.append(sec_readout.monitor_section(ctx))
+    rocs = grade.as_dict()["rocs"]
+    pages = roc_pages(ctx, rocs, grade.reasons)
+    for r in rocs:
+        r["page"] = page_name(r["roc"])
     ctx.render(workers)
     head = run.header()
     env = Environment(loader=PackageLoader("pixcal.review", "templates"),
                       autoescape=select_autoescape(["html"]))
-    template = env.get_template("report.html")
-    return template.render(
-        title=f"{head.get('module_id', '')} - {head.get('plan', '')}",
+    title = f"{head.get('module_id', '')} - {head.get('plan', '')}"
+    roc_template = env.get_template("roc.html")
+    for i, page in enumerate(pages):
+        (tmp / page.file).write_text(roc_template.render(
+            title=title, page=page, prev=pages[i - 1] if i else None,
+            next=pages[i + 1] if i + 1 < len(pages) else None))
+    return env.get_template("report.html").render(
+        title=title,
         grade=GRADES[grade.grade],
         electrical=GRADES.get(grade.electrical, "not graded"),
         iv=GRADES.get(grade.iv, "not graded"),
         reasons=[r.text() for r in grade.reasons],
         cuts_changed=diff_cuts(cuts),
-        rocs=grade.as_dict()["rocs"],
+        rocs=rocs,
         header=[(k, head[k]) for k in HEADER_KEYS if head.get(k) not in (None, "")],
         steps=[_step_row(s) for s in steps],
         sections=sections,

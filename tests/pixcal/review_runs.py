@@ -20,7 +20,30 @@ FULLTEST = ("pretest", "alive", "bumpbond", "trim", "trimbits", "scurves", "phop
 
 
 ATTRS = {"ph_vs_vcal_low": {"vcal": [50, 150, 250]}, "ph_vs_vcal_high": {"vcal": [10, 30]},
-         "phcal": {"model": "erf"}}
+         "phcal": {"model": "erf"}, "phase_score": {"triggers": 20},
+         "rssi_ma": {"gains": [1, 2], "channels": [0, 1], "units": "mA"},
+         "wbc_caldel": {"ntrig": 10, "wbc": [98, 99, 100], "caldel": list(range(0, 200, 20))}}
+READOUT = ("tbmphase", "pohbias", "timing")
+
+
+def readout_maps() -> dict[str, dict[str, np.ndarray]]:
+    """Datasets of the readout steps: a phase grid with a clean island, POH curves with two
+    knees (one dead channel), a WBC x CalDel scan efficient at WBC 99, CalDel 60..120."""
+    score = np.full((2, 8, 8), 20, np.int32)
+    score[:, :, 6:] = 7
+    bias = np.arange(0, 50.0)
+    live = 0.05 + 0.01 * np.maximum(bias - 12, 0) + 0.04 * np.maximum(bias - 30, 0)
+    rssi = np.stack([np.stack([live, np.full_like(bias, 0.02)])] * 2).astype(np.float32)
+    knee = np.array([[12.0, np.nan], [12.0, np.nan]], np.float32)
+    resp = np.zeros((16, 2, 3, 10), np.uint16)
+    resp[:, :, 1, 3:7] = 10
+    return {
+        "tbmphase": {"phase_score": score, "phases": np.array([[3, 2, 2]], np.int32)},
+        "pohbias": {"rssi_ma": rssi, "bias": bias, "knee1": knee, "knee2": knee + 18,
+                    "status": np.array([[0, 1], [0, 1]], np.int8),
+                    "bias_chosen": np.array([[33.0, np.nan], [33.0, np.nan]], np.float32)},
+        "timing": {"wbc_caldel": resp},
+    }
 
 
 def good_maps(seed: int = 1) -> dict[str, dict[str, np.ndarray]]:
@@ -62,7 +85,7 @@ def make_run(path: Path, *, steps: tuple[str, ...] = FULLTEST,
 
     ``iv`` = ``{"voltage_v": ..., "current_a": ..., "temperature_c": ...}`` adds an IV step.
     """
-    maps = good_maps()
+    maps = good_maps() | readout_maps()
     if plant:
         plant(maps)
     status = status or {}
