@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "decode": "pixcal.cli.decode:decode",
     "export": "pixcal.cli.export:export",
     "grade": "pixcal.cli.grade:grade",
+    "overview": "pixcal.cli.overview:overview",
     "plan": "pixcal.cli.plans:plan",
     "plans": "pixcal.cli.plans:plans",
     "regrade": "pixcal.cli.regrade:regrade",

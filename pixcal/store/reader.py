@@ -183,7 +183,7 @@ def read_index(path: str | os.PathLike[str], header_keys: tuple[str, ...],
     path = Path(path)
     try:
         with h5py.File(path, "r") as f:
-            if _attr(f, "format") != FORMAT or "steps" not in f:
+            if _attr(f, "format", None) != FORMAT or "steps" not in f:
                 raise RunFileError(f"{path}: not a pixcal run file")
             header = {k: v for k in header_keys if (v := _attr(f, k, None)) is not None}
             steps = []

@@ -193,8 +193,8 @@ def _variant(template: bytes, header: dict, summaries: dict[str, dict], started:
 
 def _kind(rng: np.random.Generator) -> str:
     x = rng.random()
-    for limit, kind in ((0.05, "failed_bumpbond"), (0.08, "failed_trim"), (0.11, "interrupted"),
-                        (0.14, "killed"), (0.26, "pretest"), (0.42, "iv")):
+    for limit, kind in ((0.02, "failed_bumpbond"), (0.04, "failed_trim"), (0.06, "interrupted"),
+                        (0.08, "killed"), (0.20, "pretest"), (0.36, "iv")):
         if x < limit:
             return kind
     return "fulltest"
