@@ -10,6 +10,7 @@ load is collected in :attr:`Page.console`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -62,21 +63,17 @@ class Browser:
 
     def close(self) -> None:
         """Ask Chromium to quit; kill it if it does not; remove its profile."""
-        try:
+        with contextlib.suppress(BrowserError, OSError):
             if self.proc.poll() is None:
                 self.send("Browser.close", timeout=10)
-        except (BrowserError, OSError):
-            pass
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=15)
         for fd in (self._commands, self._replies):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._log.close()
         shutil.rmtree(self._profile, ignore_errors=True)
 
