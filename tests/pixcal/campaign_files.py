@@ -273,3 +273,34 @@ def _corrupt(folder: Path, kind: str, i: int, template: bytes) -> Path:
     else:
         path.write_bytes(b"")
     return path
+
+
+def count_grades(paths: list[Path]) -> dict[str, dict[str, int]]:
+    """Grade counts straight from the files (the oracle the overview is checked against):
+    runs per stored grade letter, and modules per grade - the worst over the module's tests
+    (plan and temperature) of the latest graded run of each. Unreadable files are skipped."""
+    from pixcal.store import RunFile, RunFileError
+
+    runs = {"A": 0, "B": 0, "C": 0, "none": 0}
+    latest: dict[tuple[str, str, object], tuple[str, str]] = {}
+    modules: set[str] = set()
+    for path in paths:
+        try:
+            run = RunFile(path)
+            head, grade = run.header(), run.document("grade")
+        except RunFileError:
+            continue
+        letter = grade["grade"] if grade else "none"
+        runs[letter] += 1
+        modules.add(head["module_id"])
+        test = (head["module_id"], head["plan"], head.get("temperature_c"))
+        if grade and (test not in latest or latest[test][0] < head["created_utc"]):
+            latest[test] = (head["created_utc"], letter)
+    per_module = {m: "none" for m in modules}
+    for (module, _plan, _t), (_when, letter) in latest.items():
+        if per_module[module] == "none" or letter > per_module[module]:
+            per_module[module] = letter
+    counts = {"A": 0, "B": 0, "C": 0, "none": 0}
+    for letter in per_module.values():
+        counts[letter] += 1
+    return {"modules": counts, "runs": runs}
