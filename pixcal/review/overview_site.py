@@ -170,11 +170,13 @@ def grades_plot(path: Path, over_time: list[tuple[str, dict[str, int]]]) -> Path
     canvas = MplFigure(figsize=(6.5, 3.2))
     ax = canvas.add_subplot()
     bottom = np.zeros(len(months))
+    x = np.arange(len(months))
     for letter in (*ov.LETTERS, "none"):
         counts = np.array([c[letter] for _, c in over_time], float)
-        ax.bar(months, counts, bottom=bottom, color=COLOURS[letter],
+        ax.bar(x, counts, bottom=bottom, color=COLOURS[letter],
                label="not graded" if letter == "none" else letter)
         bottom += counts
+    ax.set_xticks(x, months, rotation=45 if len(months) > 8 else 0)
     ax.set_ylabel("modules")
     ax.set_title("modules per grade at the end of each month")
     ax.legend(fontsize=8, ncols=4)

@@ -11,6 +11,7 @@ load is collected in :attr:`Page.console`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -29,6 +30,13 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 CONSOLE_EVENTS = ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded")
 
 
+def _above_four(fd: int) -> int:
+    """The same pipe end on a descriptor number of 10 or more (the original is closed)."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return high
+
+
 class BrowserError(RuntimeError):
     """Chromium answered with an error, or did not answer in time."""
 
@@ -43,9 +51,12 @@ class Browser:
         self._profile = tempfile.mkdtemp(prefix="pixcal-chromium-")
         commands_r, self._commands = os.pipe()
         self._replies, replies_w = os.pipe()
+        # the child's ends, moved to 10+ so that placing them on 3 and 4 clobbers neither (bash
+        # takes two-digit descriptors in redirections; dash does not)
+        commands_r, replies_w = (_above_four(fd) for fd in (commands_r, replies_w))
         self._log = open(Path(self._profile) / "stderr.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            ["sh", "-c", f'exec "$0" "$@" 3<&{commands_r} 4>&{replies_w}', CHROMIUM, *FLAGS,
+            ["bash", "-c", f'exec "$0" "$@" 3<&{commands_r} 4>&{replies_w}', CHROMIUM, *FLAGS,
              f"--user-data-dir={self._profile}", "about:blank"],
             pass_fds=(commands_r, replies_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=self._log)
