@@ -211,12 +211,12 @@ def _attr(obj: h5py.HLObject, name: str, default: Any = _ABSENT) -> Any:
     writer stores (variable-length text, floats, integers) are read into a known type, which
     costs a fraction of ``obj.attrs[name]`` - it matters when thousands of runs are read.
     Anything else (arrays, fixed-length text) is read the ordinary way."""
-    key = name.encode()
-    if not h5py.h5a.exists(obj.id, key):
+    try:
+        attr = h5py.h5a.open(obj.id, name.encode())
+    except KeyError:
         if default is _ABSENT:
-            raise KeyError(f"no attribute {name!r}")
+            raise KeyError(f"no attribute {name!r}") from None
         return default
-    attr = h5py.h5a.open(obj.id, key)
     kind = attr.get_type()
     if attr.get_space().get_simple_extent_ndims() == 0:
         cls = kind.get_class()
