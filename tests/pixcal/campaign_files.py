@@ -209,7 +209,7 @@ def make_campaign_files(folder: Path, n: int = 1000, *, seed: int = 15,
     folder : path
         Created if missing; must not already hold the campaign.
     n : int
-        Files in all (at least 8); about 1 in 100 (at least 4) is corrupt.
+        Files in all (at least 12); about 1 in 100 (at least 8) is corrupt.
     seed : int
         Everything is drawn from this seed (run ids too): the same call writes the same
         campaign.
@@ -218,7 +218,7 @@ def make_campaign_files(folder: Path, n: int = 1000, *, seed: int = 15,
     """
     rng = np.random.default_rng(seed)
     cuts = default_cuts()
-    n_corrupt = max(len(CORRUPT), n // 100)
+    n_corrupt = max(2 * len(CORRUPT), n // 100)   # each kind twice: copies of one another
     n_runs = n - n_corrupt
     modules = [_Module(rng, i) for i in range(max(3, n_runs // 5))]
     sites = list(SITES)

@@ -39,7 +39,7 @@ def campaign(tmp_path_factory):
 
 def test_the_campaign_is_varied_and_real(campaign):
     _root, made = campaign
-    assert len(made.runs) + len(made.corrupt) == N_FILES and len(made.corrupt) >= 4
+    assert len(made.runs) + len(made.corrupt) == N_FILES and len(made.corrupt) >= 8
     heads = [RunFile(p).header() for p in made.runs]
     grades = Counter((RunFile(p).document("grade") or {}).get("grade") for p in made.runs)
     assert len({h["module_id"] for h in heads}) >= 30
@@ -59,6 +59,24 @@ def test_the_campaign_is_varied_and_real(campaign):
         assert [(s["key"], s["procedure"], s["status"], s["summary"]) for s in index.steps] \
             == [(s.key, s.procedure, s.status, _json(s.summary)) for s in run.steps()]
         assert index.documents["grade"] == run.document("grade")
+
+
+def test_read_index_reads_every_kind_of_attribute(tmp_path):
+    import h5py
+    import numpy as np
+
+    path = tmp_path / "odd.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"format": "pixcal-run", "text": "x", "number": 1.5, "count": np.uint8(7),
+                        "flag": True, "array": np.arange(3.0), "texts": ["a", "b"]})
+        f.create_group("steps").create_group("000_a").attrs["procedure"] = "alive"
+    index = read_index(path, ("text", "number", "count", "flag", "array", "texts", "absent"),
+                       ("procedure",))
+    assert index.header == {"text": "x", "number": 1.5, "count": 7, "flag": True,
+                            "array": [0.0, 1.0, 2.0], "texts": ["a", "b"]}
+    assert index.steps == [{"key": "000_a", "procedure": "alive"}]
+    with pytest.raises(ValueError, match="step 000_a has no attribute 'status'"):
+        read_index(path, (), ("procedure", "status"))
 
 
 def _json(summary):
