@@ -79,6 +79,8 @@ def _write_site(runs: list[dict[str, Any]], tmp: Path, final: Path, cuts: dict[s
     over_time = ov.grades_over_time(runs)
     for row in modules:
         row["href"] = link(row["latest"]["path"], final)
+    listed = [{**r, "test": ov.test_name(r), "href": link(r["path"], final)}
+              for r in reversed(runs)]
     figures = []
     for fig in ov.FIGURES:
         values = [r[fig.key] for r in modules if r[fig.key] is not None]
@@ -97,7 +99,7 @@ def _write_site(runs: list[dict[str, Any]], tmp: Path, final: Path, cuts: dict[s
         source=source, n_runs=len(runs), n_modules=len(modules), counts=counts,
         letters=(*ov.LETTERS, "none"), statuses=ov.status_counts(runs),
         sites=sorted({str(r.get("site") or "-") for r in runs}),
-        over_time=over_time, tests=tests, modules=modules, figures=figures,
+        over_time=over_time, tests=tests, modules=modules, figures=figures, runs=listed,
         reasons=ov.failure_reasons(runs), columns=ov.FIGURES, fmt=_fmt,
         first=min((m["first"] for m in modules if m["first"]), default=""),
         last=max((m["last"] for m in modules if m["last"]), default=""))

@@ -101,12 +101,15 @@ def test_site_has_links_csv_and_images(site):
     index = site["index"]
     html = index.read_text()
     modules = len(re.findall(r'<tr data-grade=', html))
-    hrefs = _hrefs(html)
-    assert len(hrefs) == modules >= 8
-    for href in hrefs:                        # relative links that lead to existing files
+    module_part, run_part = html.split('id="runs-section"')
+    hrefs, run_hrefs = _hrefs(module_part), _hrefs(run_part)
+    assert len(hrefs) == modules >= 8 and len(run_hrefs) == len(site["runs"])
+    assert set(hrefs) <= set(run_hrefs)
+    for href in run_hrefs:                    # relative links that lead to existing files
         assert not href.startswith("/") and (index.parent / unquote(href)).resolve().is_file()
-    reports = [h for h in hrefs if h.endswith("-report/index.html")]
-    assert reports == ["../runs/M-REVIEW_fulltest_20260301T120000Z-report/index.html"]
+    report = "../runs/M-REVIEW_fulltest_20260301T120000Z-report/index.html"
+    assert [h for h in run_hrefs if h.endswith("-report/index.html")] == [report]
+    assert report in hrefs
     with open(index.parent / "modules.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == modules and "grade fulltest -20 C" in rows[0]
@@ -201,4 +204,10 @@ def test_overview_in_headless_chromium(site):
         grade = _column(page, "grade")
         assert set(_values(page, grade)) == {"3"}
         assert len(_values(page, 0)) == direct["modules"]["C"]
+
+        page.click("#runs-section summary")                 # every run, sortable too
+        page.click("#runs thead th:nth-child(1)")
+        started = page.evaluate("Array.from(document.querySelectorAll('#runs tbody tr'))"
+                                ".map(function (r) { return r.cells[0].textContent; })")
+        assert started == sorted(started) and len(started) == len(site["runs"])
         assert page.console == [], page.console
