@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pixcal.store import RunFile, RunFileError, StepInfo
+from pixcal.store import RunFileError, read_index
 
 #: read the index file in pieces of this size for its checksum
 _CHUNK = 1 << 20
+
+#: what the catalogue reads of a run (nothing else is opened: the steps' arrays never are)
+HEADER_KEYS = ("run_id", "module_id", "site", "operator", "plan", "target", "temperature_c",
+               "temperature", "created_utc", "finished_utc", "status", "hardware_s")
+STEP_KEYS = ("procedure", "status", "hardware_s", "summary")
 
 
 @dataclass(frozen=True)
@@ -61,14 +66,19 @@ def _count(value: Any) -> int | None:
     return None if number is None or number != int(number) else int(number)
 
 
-def step_figures(step: StepInfo) -> dict[str, Any]:
-    """The key figures of one step from its summary (absent or malformed keys are None)."""
-    s = step.summary if isinstance(step.summary, dict) else {}
+def step_figures(step: dict[str, Any]) -> dict[str, Any]:
+    """The key figures of one step (``key`` and the :data:`STEP_KEYS` attributes) from its
+    summary; absent or malformed keys are None."""
+    try:
+        s = json.loads(step["summary"])
+    except (TypeError, ValueError):
+        s = None
+    s = s if isinstance(s, dict) else {}
     return {
-        "step": step.key,
-        "procedure": step.procedure,
-        "status": step.status,
-        "hardware_s": _number(step.hardware_s),
+        "step": step["key"],
+        "procedure": str(step["procedure"]),
+        "status": str(step["status"]),
+        "hardware_s": _number(step["hardware_s"]),
         "dead_pixels": _count(s.get("dead")),
         "missing_bumps": _count(s.get("missing_bumps")),
         "noise_mean_vcal": _number(s.get("noise_mean_vcal")),
@@ -113,10 +123,9 @@ def read_entry(path: str | os.PathLike[str], sha256: str | None = None) -> Entry
     path = Path(path)
     try:
         checksum = sha256 or sha256_of(path)
-        run = RunFile(path)
-        head = run.header()
-        steps = run.steps()
-        grade, reasons = _grade(run.document("grade"))
+        index = read_index(path, HEADER_KEYS, STEP_KEYS, ("grade",))
+        head = index.header
+        grade, reasons = _grade(index.documents["grade"])
     except RunFileError:
         raise
     except OSError as exc:
@@ -128,7 +137,7 @@ def read_entry(path: str | os.PathLike[str], sha256: str | None = None) -> Entry
         raise ValueError(f"{path}: the run file has no run_id")
     temperature = next((_number(head.get(k)) for k in ("temperature_c", "temperature")
                         if _number(head.get(k)) is not None), None)
-    rows = [step_figures(s) for s in steps]
+    rows = [step_figures(s) for s in index.steps]
     hardware = [r["hardware_s"] for r in rows if r["hardware_s"] is not None]
     row = {
         "run_id": run_id,

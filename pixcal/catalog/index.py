@@ -95,6 +95,8 @@ def add_runs(engine: Engine, files: Sequence[str | os.PathLike[str]], *,
     report = AddReport()
     known = _known_checksums(engine)
     jobs = []
+    first: dict[str, str] = {}                  # checksum -> the file of it read in this call
+    copies: dict[str, list[str]] = {}           # that file -> the other files of its bytes
     for path in files:
         try:
             checksum = sha256_of(path)
@@ -102,16 +104,22 @@ def add_runs(engine: Engine, files: Sequence[str | os.PathLike[str]], *,
             report.failed.append(Unreadable(str(path),
                                             f"{path}: cannot be read ({exc.strerror or exc})"))
             continue
-        if checksum in known:
+        if checksum in first:       # the same bytes twice in one call: read once, and a
+            copies.setdefault(first[checksum], []).append(str(path))  # copy fares alike
+        elif checksum in known:
             report.unchanged.append(str(path))
         else:
-            known.add(checksum)  # the same bytes twice in one call: catalogued once
+            first[checksum] = str(path)
             jobs.append((str(path), checksum))
     batch: list[Entry] = []  # written as the results come: memory bounded by the batch
-    for result in run_many(_read, jobs, workers=workers, scheduler=scheduler):
+    results = run_many(_read, jobs, workers=workers, scheduler=scheduler)  # in job order
+    for (path, _), result in zip(jobs, results, strict=True):
         if isinstance(result, Unreadable):
             report.failed.append(result)
+            report.failed.extend(Unreadable(c, result.reason.replace(path, c, 1))
+                                 for c in copies.get(path, ()))
             continue
+        report.unchanged.extend(copies.get(path, ()))
         batch.append(result)
         if len(batch) == _BATCH:
             _write(engine, batch, report)

@@ -21,6 +21,9 @@ CONNECT_TIMEOUT = "10s"
 
 #: arguments sent to a worker process at a time (fewer round trips for many small files)
 _CHUNK = 8
+#: at most this many arguments per Dask task (a task costs milliseconds of scheduling, more
+#: than reading a small file); fewer when there are few, so that every worker gets some
+_DASK_CHUNK = 16
 
 
 def run_many(func: Callable[[Any], T], args: Sequence[Any], *, workers: int | None = None,
@@ -81,10 +84,17 @@ def _on_dask(func: Callable[[Any], T], args: Sequence[Any], scheduler: Any) -> I
         yield from _gather(client, func, args)
 
 
+def _apply(func: Callable[[Any], T], chunk: list[Any]) -> list[T]:
+    """``func`` over one chunk of arguments (one Dask task)."""
+    return [func(a) for a in chunk]
+
+
 def _gather(client: Any, func: Callable[[Any], T], args: Sequence[Any]) -> Iterator[T]:
-    futures = client.map(func, list(args), pure=False)
+    size = max(1, min(_DASK_CHUNK, len(args) // 16))
+    chunks = [list(args[i:i + size]) for i in range(0, len(args), size)]
+    futures = client.map(_apply, [func] * len(chunks), chunks, pure=False)
     try:
         for future in futures:
-            yield future.result()
+            yield from future.result()
     finally:
         client.cancel(futures)

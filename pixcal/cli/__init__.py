@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "grade": "pixcal.cli.grade:grade",
     "hv": "pixcal.cli.hv:hv",
     "monitor": "pixcal.cli.monitor:monitor",
+    "overview": "pixcal.cli.overview:overview",
     "plan": "pixcal.cli.plans:plan",
     "plans": "pixcal.cli.plans:plans",
     "qualify": "pixcal.cli.qualify:qualify",

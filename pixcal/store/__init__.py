@@ -9,7 +9,7 @@ intact and an honest status.
 from pixcal.store.document import write_document
 from pixcal.store.files import DiskFull, StoreError, writer_alive
 from pixcal.store.live import MONITOR_UNITS, read_progress
-from pixcal.store.reader import RunFile, RunFileError, StepInfo
+from pixcal.store.reader import RunFile, RunFileError, RunIndex, StepInfo, read_index
 from pixcal.store.writer import (
     CONVENTION,
     FORMAT,
@@ -34,10 +34,12 @@ __all__ = [
     "DiskFull",
     "RunFile",
     "RunFileError",
+    "RunIndex",
     "RunWriter",
     "StepInfo",
     "StoreError",
     "duration_s",
+    "read_index",
     "read_progress",
     "to_json",
     "utc_now",

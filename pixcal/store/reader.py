@@ -203,6 +203,85 @@ class RunFile:
                 f"{self.data_dir.name} folder - copy and move both") from None
 
 
+@dataclass
+class RunIndex:
+    """Some attributes of a run's index file, read in one opening (:func:`read_index`)."""
+
+    header: dict[str, Any]             # the root attributes asked for that the file holds
+    steps: list[dict[str, Any]]        # per step in plan order: "key" and the attributes asked
+    documents: dict[str, Any]          # the JSON documents asked for (None where absent)
+
+
+def read_index(path: str | os.PathLike[str], header_keys: tuple[str, ...],
+               step_keys: tuple[str, ...], documents: tuple[str, ...] = ()) -> RunIndex:
+    """Only the named attributes of a run, in one opening of its index file.
+
+    Reading every attribute of every step (:meth:`RunFile.steps`) costs several times more;
+    a catalogue of thousands of runs reads just what it keeps. The steps' arrays are not
+    touched.
+
+    Raises
+    ------
+    RunFileError
+        The file is not a readable pixcal run, or a step lacks an attribute asked for.
+    """
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if _attr(f, "format", None) != FORMAT or "steps" not in f:
+                raise RunFileError(f"{path}: not a pixcal run file")
+            header = {k: v for k in header_keys if (v := _attr(f, k, None)) is not None}
+            steps = []
+            for key in sorted(f["steps"]):
+                grp = f["steps"][key]
+                row = {"key": key}
+                for name in step_keys:
+                    if (row.setdefault(name, _attr(grp, name, None))) is None:
+                        raise RunFileError(f"{path}: step {key} has no attribute {name!r}")
+                steps.append(row)
+            docs = {name: json.loads(_attr(f[name], "json")) if name in f else None
+                    for name in documents}
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) or not path.exists():
+            raise RunFileError(f"{path}: no such file") from None
+        raise _open_error(path, exc) from None
+    return RunIndex(header, steps, docs)
+
+
+_ABSENT = object()
+
+
+def _attr(obj: h5py.HLObject, name: str, default: Any = _ABSENT) -> Any:
+    """One attribute as a Python value, through the low-level API: scalars of the kinds the
+    writer stores (variable-length text, floats, integers) are read into a known type, which
+    costs a fraction of ``obj.attrs[name]`` - it matters when thousands of runs are read.
+    Anything else (arrays, fixed-length text) is read the ordinary way."""
+    try:
+        attr = h5py.h5a.open(obj.id, name.encode())
+    except KeyError:
+        if default is _ABSENT:
+            raise KeyError(f"no attribute {name!r}") from None
+        return default
+    kind = attr.get_type()
+    if attr.get_space().get_simple_extent_ndims() == 0:
+        cls = kind.get_class()
+        if cls == h5py.h5t.STRING and kind.is_variable_str():
+            value = np.empty((), _TEXT)
+            attr.read(value, mtype=_TEXT_MEMORY)
+            return _py(value[()])
+        if cls in _SCALARS:
+            value = np.empty((), _SCALARS[cls])
+            attr.read(value)
+            return _py(value[()])
+    value = obj.attrs[name]
+    return _py(value.tolist() if isinstance(value, np.ndarray) else value)
+
+
+_TEXT = h5py.string_dtype()
+_TEXT_MEMORY = h5py.h5t.py_create(_TEXT)
+_SCALARS = {h5py.h5t.FLOAT: np.float64, h5py.h5t.INTEGER: np.int64}
+
+
 def _dataset_names(grp: h5py.Group) -> list[str]:
     names = []
     for k in grp:
@@ -217,4 +296,6 @@ def _py(value: Any) -> Any:
         return value.item()
     if isinstance(value, bytes):
         return value.decode()
+    if isinstance(value, list):
+        return [_py(v) for v in value]
     return value
