@@ -1,4 +1,5 @@
-"""Pictures of a finished step's pixel maps for the monitor page (the review's map plot)."""
+"""Pictures of a finished step's pixel maps for the monitor page (the review's module raster:
+one picture pixel per detector pixel, ROCs 8-15 rotated as on the module; the page scales it up)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pixcal.review.plots import module_map_plot
+from pixcal.review.maps import module_map
+from pixcal.review.raster import colour_range, write_png
 from pixcal.store import RunFile
 
 #: rendered pictures kept in memory (a 16-ROC map is ~100 kB)
@@ -24,10 +26,9 @@ def map_png(path: Path, step: str, name: str) -> bytes:
     data = np.asarray(rf.dataset(step, name), dtype=float)
     if data.ndim != 3 or data.shape[1:] != (52, 80):
         raise ValueError(f"{name} of step {step} is not a pixel map")
-    attrs = rf.dataset_attrs(step, name)
-    unit = str(attrs.get("units", attrs.get("unit", "")))
+    image = module_map(data)
     buf = io.BytesIO()
-    module_map_plot(buf, data, f"{step}: {name}", f"{name} ({unit})" if unit else name)
+    write_png(buf, image, *colour_range(image, None, None), "viridis")
     return buf.getvalue()
 
 

@@ -22,6 +22,25 @@ def _save(fig: Figure, path: Path, dpi: float = 100) -> Path:
     return path
 
 
+def absent(path: Path, title: str, why: str) -> Path:
+    """A small figure that says what is missing and why.
+
+    Parameters
+    ----------
+    path : Path
+        PNG to write.
+    title : str
+        What the plot would have shown.
+    why : str
+        E.g. ``"no scurves step in this run"``.
+    """
+    fig = Figure(figsize=(6, 1.6))
+    fig.text(0.5, 0.62, title, ha="center", va="center", fontsize=12, weight="bold")
+    fig.text(0.5, 0.3, f"not available: {why}", ha="center", va="center", fontsize=10,
+             color="#a33")
+    return _save(fig, path)
+
+
 def scurves_plot(path: Path, vcal: np.ndarray, counts: np.ndarray, ntrig: int,
                  pixels: Sequence[tuple[int, int, int]], threshold: Sequence[float],
                  noise: Sequence[float]) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from matplotlib import colormaps
@@ -64,13 +64,14 @@ def _cmap(cmap: str | Colormap) -> Colormap:
     return colormaps[cmap] if isinstance(cmap, str) else cmap
 
 
-def write_png(path: Path, image: np.ndarray, vmin: float, vmax: float, cmap: str | Colormap,
-              background: str = "#bbbbbb") -> None:
+def write_png(path: Path | BinaryIO, image: np.ndarray, vmin: float, vmax: float,
+              cmap: str | Colormap, background: str = "#bbbbbb") -> None:
     """Colour ``image[y, x]`` (y = 0 at the bottom; NaN = ``background``) and write it as PNG."""
     colours = ScalarMappable(Normalize(vmin, vmax), _cmap(cmap)).to_rgba(
         np.ma.masked_invalid(np.asarray(image, float)), bytes=True)
     colours[~np.isfinite(image)] = np.array(to_rgba(background)) * 255
-    Image.fromarray(np.ascontiguousarray(colours[::-1])).save(path, compress_level=1)
+    Image.fromarray(np.ascontiguousarray(colours[::-1])).save(path, format="PNG",
+                                                              compress_level=1)
 
 
 def gradient_css(cmap: str | Colormap, steps: int = 12) -> str:
