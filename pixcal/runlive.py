@@ -65,8 +65,16 @@ class RunLive:
 
     # ------------------------------------------------------------------ currents
     def sample(self) -> None:
-        """Read the supply currents now and keep the sample (stored at the next :meth:`flush`)."""
-        ia, id_ = self.currents()
+        """Read the supply currents now and keep the sample (stored at the next :meth:`flush`).
+
+        A reading that fails (e.g. the board's link is gone between two steps) is logged and
+        skipped: a sample is never a reason to stop; the next step meets the problem itself and
+        fails saying so."""
+        try:
+            ia, id_ = self.currents()
+        except Exception as exc:
+            log.warning("supply currents not sampled: %s", exc)
+            return
         self.add_sample(ia, id_)
 
     def add_sample(self, ia: float, id_: float) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from sim_runs import run_steps
 
+import pixcal.runlive
 import pixcal.runner
 import pixcal.signals
 import pixcal.store.files
@@ -82,7 +83,11 @@ def check_documented_state(out: Path, outcome, sim, signum: int) -> str:
     return outcome.status
 
 
-def test_signal_at_every_instant(tmp_path):
+def test_signal_at_every_instant(tmp_path, monkeypatch):
+    # the live progress record is rewritten at most once a second: a time-dependent number of
+    # watched store lines would make the sweep's instants differ from the counted clean run
+    monkeypatch.setattr(pixcal.runlive, "RECORD_EVERY_S", float("inf"))
+    monkeypatch.setattr(pixcal.runlive, "SAMPLE_EVERY_S", float("inf"))
     counter = SignalAtLine(None)
     outcome, _ = run_with(counter, tmp_path / "clean")
     assert outcome.status == "completed"
