@@ -22,7 +22,7 @@ from hal.chips import TRIM_MAX
 from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
 
 
-def trim_shift(trim_gain, vtrim, steps, sat=None):
+def trim_shift(trim_gain, vtrim, steps, sat=None, lin=None):
     """Threshold reduction (Vcal) by the trim circuit.
 
     Parameters
@@ -31,25 +31,30 @@ def trim_shift(trim_gain, vtrim, steps, sat=None):
     vtrim : the Vtrim DAC.
     steps : 15 - effective trim value (0 = trim 15).
     sat : the ROC's saturation current (None: the model's mean ``trim_sat_x``).
+    lin : the ROC's linear part (None: the model's mean ``trim_lin``).
 
-    The trim current is ``x = Vtrim * steps``; its effect ``x / (1 + x / trim_sat_x)``
-    saturates, plus an offset that any Vtrim > 0 gives every pixel (also at trim 15)::
+    The trim current is ``x = Vtrim * steps``; part of its effect ``x / (1 + x / trim_sat_x)``
+    saturates, a part ``trim_lin * x`` does not, plus an offset that any Vtrim > 0 gives every
+    pixel (also at trim 15)::
 
-        trim_shift = gain * (offset_x * (1 - exp(-Vtrim / offset_vtrim)) + x / (1 + x / sat))
+        trim_shift = gain * (offset_x * (1 - exp(-Vtrim / offset_vtrim)) + x / (1 + x / sat)
+                             + trim_lin * x)
     """
     f = FRONTEND
     v = np.asarray(vtrim, float)
     x = v * np.asarray(steps, float)
     offset = f.trim_offset_x * -np.expm1(-v / f.trim_offset_vtrim)
     sat = f.trim_sat_x if sat is None else sat
-    return trim_gain * (offset + x / (1.0 + x / sat))
+    lin = f.trim_lin if lin is None else lin
+    return trim_gain * (offset + x / (1.0 + x / sat) + lin * x)
 
 
 def threshold(thr_default, slope, delta, trim_gain, vthrcomp, vthrcomp_anchor, vtrim, trim_eff,
-              trim_sat=None):
+              trim_sat=None, trim_lin=None):
     """Threshold in Vcal (may be negative: the pixel then sits in its noise)."""
     return (thr_default - slope * (np.asarray(vthrcomp, float) - vthrcomp_anchor) + delta
-            - trim_shift(trim_gain, vtrim, TRIM_MAX - np.asarray(trim_eff, float), trim_sat))
+            - trim_shift(trim_gain, vtrim, TRIM_MAX - np.asarray(trim_eff, float), trim_sat,
+                       trim_lin))
 
 
 def fire_probability(charge, thr, noise):

@@ -65,10 +65,11 @@ def test_trims_lower_the_threshold_monotonically_and_saturate(module, dacs):
     steps = np.diff(np.stack(at), axis=0)
     assert np.all(steps > 0)  # higher trim value -> higher threshold
     per_step = steps.mean(axis=(1, 2, 3))
-    assert np.all(np.diff(per_step) > 0)  # the trim current's effect saturates
+    assert np.all(np.diff(per_step) > 0)  # the trim current's effect saturates ...
+    assert per_step[0] > FRONTEND.trim_gain_mean * FRONTEND.trim_lin * 100  # ... not all of it
     g, sat = FRONTEND.trim_gain_mean, FRONTEND.trim_sat_x
     assert (base - at[0]).mean() == pytest.approx(g * (FRONTEND.trim_offset_x + 1500 / (
-        1 + 1500 / sat)), rel=0.02)
+        1 + 1500 / sat) + FRONTEND.trim_lin * 1500), rel=0.02)
 
 
 def test_trim_effect_is_a_function_of_vtrim_times_steps(module, dacs):

@@ -24,7 +24,7 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
     c, d = m.truth.chip, m.truth.defects
     reg = {k: int(dacs[0, k]) for k in range(256)}
     high = c.high_range[0] if reg[253] & 4 else 1.0
-    ia = c.ia0[0] + 38.5 * math.tanh((reg[2] / c.tau[0]) ** 1.37)
+    ia = c.ia0[0] + 38.5 * math.tanh((reg[2] / c.tau[0]) ** c.ia_power[0])
     on = phi((ia - FRONTEND.frontend_on_ia_ma) / FRONTEND.frontend_on_width_ma)
     prob = np.zeros((52, 80))
     ph = np.zeros((52, 80))
@@ -36,7 +36,8 @@ def brute_force(m: SimModule, dacs: np.ndarray, trims: np.ndarray, masked: np.nd
             trim = int(trims[col, row]) | int(d.dead_trim_bit[0, col, row])
             x = reg[11] * (15 - trim)  # trim current: offset once Vtrim is on, saturating
             offset = FRONTEND.trim_offset_x * (1 - math.exp(-reg[11] / 8.0))
-            shift = c.trim_gain[0, col, row] * (offset + x / (1 + x / c.trim_sat[0]))
+            shift = c.trim_gain[0, col, row] * (offset + x / (1 + x / c.trim_sat[0])
+                                                + c.trim_lin[0] * x)
             thr = (c.thr_default[0] - c.slope[0] * (reg[12] - c.anchors.vthrcomp)
                    + c.delta[0, col, row] - shift)
             noisy = d.kinds["noisy_pixels"][0, col, row]
