@@ -63,7 +63,11 @@ class ThresholdModel:
     # slow threshold fluctuation, constant over the consecutive triggers of one scan point and
     # redrawn for the next: counts are overdispersed against the binomial (real erf fits to the
     # Ntrig-200 S-curves: chi2/ndf ~2x what pure binomial counts give)
-    threshold_jitter: float = 0.28
+    threshold_jitter: float = 0.24
+    # per trigger the comparator needs an extra overdrive, exponential with this mean (the turn-on
+    # of real S-curves is right-skewed: fitted with an erf, the interpolated 50 % point lies
+    # 0.11-0.14 Vcal below the fit's, the data below the fit at +-1.75 sigma and above it near 0)
+    turn_on_tail: float = 1.3
     # sensor edge pixels are larger: more capacitance, more noise (real C0+C1 over the interior)
     edge_col_noise: float = 1.045  # columns 0 and 51
     edge_row_noise: float = 1.022  # row 79

@@ -13,6 +13,7 @@ from simulators.address import build_module
 from simulators.physics import DacView
 from simulators.physics.chip import default_dac_registers
 from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
+from simulators.physics.frontend import turn_on_mean_offset
 
 VTRIM, VTHRCOMP, VCAL, CALDEL, CTRLREG, WBC, PHOFFSET, PHSCALE = 11, 12, 25, 26, 253, 254, 17, 20
 ALL = np.ogrid[:16, :52, :80]
@@ -267,4 +268,7 @@ def test_thresholds_measured_at_the_caldel_centre_agree_with_the_truth(module, d
     p = module.response(roc, col, 40, DacView(d, roc, {VCAL: vcal}), 15, False).prob
     measured = 139.5 - p.sum(axis=-1)  # area under the S-curve
     true = module.truth.threshold_vcal(d, untrimmed())[:, ::7, 40]
-    assert np.abs(measured - true).max() < 0.05
+    # the area gives the turn-on's mean, which the skewed turn-on puts above its 50 % point
+    offset = turn_on_mean_offset(module.truth.noise_vcal()[:, ::7, 40])
+    assert 0.05 < offset.mean() < 0.2
+    assert np.abs(measured - true - offset).max() < 0.05

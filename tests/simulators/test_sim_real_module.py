@@ -202,14 +202,20 @@ def simulated_counts(m, dacs, trims, seed: int) -> tuple[np.ndarray, np.ndarray]
     return x0, np.take_along_axis(counts, idx, axis=1).astype(float)
 
 
-def test_scurves_are_overdispersed_like_the_real_ones(trimmed):
-    x0, counts = real_scurve_counts(0)
-    real_chi2 = np.median(fit_erf(x0[:, None] + np.arange(32), counts, 200)[2])
+def test_scurves_are_overdispersed_and_skewed_like_the_real_ones(trimmed):
+    """Real erf fits (Ntrig 200): chi2/ndf ~2 (slow threshold jitter) and the interpolated 50 %
+    point 0.11-0.14 Vcal below the fit's (the right-skewed turn-on)."""
+    real = [fit_erf(x0[:, None] + np.arange(32), counts, 200)
+            for x0, counts in map(real_scurve_counts, (0, 1))]
+    real_chi2 = np.median(real[0][2])
+    real_skew = np.mean([np.median(r[3]) for r in real])
+    assert real_skew < -0.1
     for seed in (1, 2):
         x0, counts = simulated_counts(*trimmed[seed][:3], seed)
-        _, sigma, chi2, _ = fit_erf(x0[:, None] + np.arange(32), counts, 200)
+        _, sigma, chi2, half = fit_erf(x0[:, None] + np.arange(32), counts, 200)
         assert close(np.median(chi2), real_chi2), (np.median(chi2), real_chi2)
         assert close(np.median(sigma), FRONTEND.noise_mean, 0.05)
+        assert close(np.median(half), real_skew), (np.median(half), real_skew)
 
 
 # ---------------------------------------------------------------------- 6. delay windows
