@@ -46,14 +46,16 @@ class SimulatedBoard:
 
     def __init__(self, model, seed: int | None = None, name: str = "DTB_SIM001"):
         self.model = model
-        rng = np.random.default_rng([seed if seed is not None else model.seed, 0xD7B])
+        seed = seed if seed is not None else model.seed
+        rng = np.random.default_rng([seed, 0xD7B])
         self.clock = EmulatedClock()
         self.addressing = Addressing(model)
         self.rocs = RocBank(model, self.addressing, self._programming_ok)
         self.tbms = TbmBank(model, self.addressing, lambda: self.power.on)
         self.daq = Daq(self.clock, on_close=lambda: self.loops.loop_interrupt_reset())
         self.pg = PatternGenerator()
-        self.power = Power(model, self.rocs, self.tbms, self.daq, self.clock, name)
+        self.power = Power(model, self.rocs, self.tbms, self.daq, self.clock,
+                           np.random.default_rng([seed, 0xD7B, 1]), name)
         self.readout = Readout(model, self.rocs, self.tbms, self.daq, self.power, rng)
         self.loops = NiosLoops(model, self.rocs, self.readout, self.pg, self.clock, rng)
         self.triggering = Triggering(

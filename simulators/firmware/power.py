@@ -2,8 +2,10 @@
 
 Semantics follow reference/dtb.md §2.1-2.3: set-points are stored in the firmware's units (mV,
 0.1 mA) and clamped like the firmware does; currents are read from the module physics while the
-DUT is powered; ``Poff`` clears only the power (the HV relay stays as it is), closes every DAQ
-channel, and the chips lose their programming; ``Init`` (also at board start) returns to the
+DUT is powered, through the board's 12-bit ADC as the firmware reads it (one conversion per call,
+0.804 mA per count, input noise ``ADC_NOISE_COUNTS``; ``_GetIA`` = count x 804 // 100 in 0.1 mA);
+``Poff`` clears only the power (the HV relay stays as it is), closes every DAQ channel, and the
+chips lose their programming; ``Init`` (also at board start) returns to the
 firmware's defaults: powered off, HV relay open, VA 1.5 V / VD 2.5 V / 300 mA limits, signal
 delays 0 and levels 5 - which do not program a ROC until the host sets its delays.
 """
@@ -24,13 +26,20 @@ INIT_LEVEL = 5
 MAX_LEVEL = 15
 MAX_DELAY = 300
 TBM_DIGITAL_MA = 40.0  # a TBM08c with its HDI draws this from VD
+ADC_UA = 804  # the firmware's current step per ADC count (µA)
+ADC_MAX = 4095  # 12 bits
+# input noise of one conversion (counts): the real board's repeated readings at one setting
+# (pXar setVana log of P-A-3-15) land on the neighbouring count 12 % of the time
+ADC_NOISE_COUNTS = 0.15
 
 
 class Power:
     """Power state plus the small identity/clock/signal calls that only store settings."""
 
-    def __init__(self, model, rocs, tbms, daq, clock, name: str = "DTB_SIM001"):
+    def __init__(self, model, rocs, tbms, daq, clock, rng: np.random.Generator,
+                 name: str = "DTB_SIM001"):
         self.model = model
+        self.rng = rng
         self.rocs = rocs
         self.tbms = tbms
         self.daq = daq
@@ -75,6 +84,12 @@ class Power:
         if self.model.tbm_type is not None:
             total += TBM_DIGITAL_MA
         return min(total, self.id_100ua / 10.0)
+
+    def current_counts(self, ma: float) -> int:
+        """One conversion of the current-sense ADC: the nearest count (the converter's code
+        transitions lie half-way between counts) of the current plus the input noise."""
+        counts = ma * 1000.0 / ADC_UA + self.rng.normal(0.0, ADC_NOISE_COUNTS)
+        return int(np.clip(np.rint(counts), 0, ADC_MAX))
 
     # ------------------------------------------------------------------ identity
     @rpc("GetInfo$v4c")
@@ -176,16 +191,18 @@ class Power:
 
     @rpc("_GetIA$S")
     def get_ia(self) -> tuple[int]:
-        return (round(self.analog_ma() * 10),)
+        """0.1 mA units, converted as the firmware does (integer arithmetic: 0.8 mA steps)."""
+        return (self.current_counts(self.analog_ma()) * ADC_UA // 100,)
 
     @rpc("_GetID$S")
     def get_id(self) -> tuple[int]:
-        return (round(self.digital_ma() * 10),)
+        return (self.current_counts(self.digital_ma()) * ADC_UA // 100,)
 
     @rpc("GetADC$SC")
     def get_adc(self, ch: int) -> tuple[int]:
-        readings = {0: self.va_mv * self.on / 1.007, 1: self.analog_ma() / 0.804,
-                    2: self.vd_mv * self.on / 1.007, 3: self.digital_ma() / 0.804}
+        if ch in (1, 3):
+            return (self.current_counts(self.analog_ma() if ch == 1 else self.digital_ma()),)
+        readings = {0: self.va_mv * self.on / 1.007, 2: self.vd_mv * self.on / 1.007}
         return (int(readings.get(ch, 0)) & 0xFFF,)
 
     @rpc("HVon$v")

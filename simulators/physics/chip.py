@@ -44,7 +44,9 @@ class ChipParams:
     delta : per pixel, untrimmed threshold offset (Vcal); its spread differs per ROC.
     trim_gain : per pixel, threshold reduction per (Vtrim DAC x trim step) at small trim
         currents (Vcal); the effect saturates (:func:`~simulators.physics.frontend.trim_shift`).
-    trim_sat : per ROC, the trim current (Vtrim DAC x steps) where the effect is half linear.
+    trim_sat : per ROC, the trim current (Vtrim DAC x steps) where the saturating part of the
+        effect is half its linear extrapolation.
+    trim_lin : per ROC, the part of the effect that stays linear, relative to ``trim_gain``.
     noise : per pixel, erf S-curve sigma (Vcal), with a per-ROC level and the edge excess.
     noisy_factor : per pixel, how much wider the S-curve is if the pixel is a noisy-pixel defect.
     p0, p1, p2, p3 : per pixel PH(Vcal) erf parameters at the reference PHScale/PHOffset.
@@ -52,7 +54,8 @@ class ChipParams:
     high_range : per ROC, Vcal units per high-range DAC unit.
     c0 : per pixel, CalDel of the window centre at the reference overdrive (DAC).
     cals_coupling : per pixel, fraction of the Vcal charge reaching the preamp through CALS.
-    ia0, tau : per ROC, analog current at Vana 0 (mA) and the tanh scale (DAC).
+    ia0, tau, ia_power : per ROC, analog current at Vana 0 (mA), the tanh scale (DAC) and the
+        power of Vana in it.
     id0 : per ROC, digital current offset (mA).
     adc_gain, adc_offset, vbg, ia_rb_gain, ia_rb_offset : per ROC readback calibration.
     anchors : the ROC type's defaults used as anchors.
@@ -63,6 +66,7 @@ class ChipParams:
     delta: np.ndarray
     trim_gain: np.ndarray
     trim_sat: np.ndarray
+    trim_lin: np.ndarray
     noise: np.ndarray
     noisy_factor: np.ndarray
     p0: np.ndarray
@@ -76,6 +80,7 @@ class ChipParams:
     cals_coupling: np.ndarray
     ia0: np.ndarray
     tau: np.ndarray
+    ia_power: np.ndarray
     id0: np.ndarray
     adc_gain: np.ndarray
     adc_offset: np.ndarray
@@ -134,7 +139,10 @@ def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     delta *= (spread / f.pixel_sd)[:, None, None]
     roc_gain = _clipped_normal(r, 1.0, f.trim_gain_roc_sd, n_rocs, 2.5 * f.trim_gain_roc_sd)
     trim_gain *= roc_gain[:, None, None]
-    trim_sat = f.trim_ref_x / (roc_gain * (1 + f.trim_ref_x / f.trim_sat_x) - 1)
+    # the ROC's gain scales the offset and the saturating part; the linear part is the same
+    # for every ROC (a pixel's own spread scales all)
+    trim_sat = np.full(n_rocs, f.trim_sat_x)
+    trim_lin = f.trim_lin / roc_gain
     noise *= _clipped_normal(r, 1.0, f.noise_roc_rel_sd, n_rocs,
                              2.5 * f.noise_roc_rel_sd)[:, None, None] * edge_noise_factor()
     noisy_factor = r.uniform(f.noisy_factor_min, f.noisy_factor_max, pix)
@@ -153,7 +161,13 @@ def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     cals = t.cals_coupling_mean * (1 + np.clip(r.normal(0, t.cals_coupling_rel_sd, pix), -.3, .3))
     r = rng_for(seed, "currents")
     ia0 = _clipped_normal(r, c.ia0_mean, c.ia0_sd, n_rocs, 2.5 * c.ia0_sd)
-    tau = (a.vana / c.ia_anchor ** (1 / c.ia_power)
+    power = c.ia_power * _clipped_normal(r, 1.0, c.ia_power_rel_sd, n_rocs,
+                                         2.0 * c.ia_power_rel_sd)
+    # every ROC's curve passes (up to the tau spread) through the mean curve's point at
+    # ia_pivot x the default Vana: the power sets the slope there, not the current
+    pivot = c.ia_pivot * a.vana
+    x_pivot = c.ia_anchor * c.ia_pivot ** c.ia_power
+    tau = (pivot / x_pivot ** (1 / power)
            * _clipped_normal(r, 1.0, c.tau_rel_sd, n_rocs, 2.5 * c.tau_rel_sd))
     id0 = r.normal(c.id0_mean, c.id0_sd, n_rocs)
     adc_gain = r.normal(c.adc_gain_mean, c.adc_gain_sd, n_rocs)
@@ -163,9 +177,10 @@ def draw_chip_params(seed: int, n_rocs: int, roc_type: str) -> ChipParams:
     ia_rb_offset = r.normal(c.ia_rb_offset_mean, c.ia_rb_offset_sd, n_rocs)
     return ChipParams(
         thr_default=thr_default, slope=slope, delta=delta, trim_gain=trim_gain, noise=noise,
-        noisy_factor=noisy_factor, trim_sat=trim_sat,
+        noisy_factor=noisy_factor, trim_sat=trim_sat, trim_lin=trim_lin,
         p0=p0, p1=p1, p2=p2, p3=p3, ph_gain=ph_gain, ph_offset=ph_offset,
-        high_range=high_range, c0=c0, cals_coupling=cals, ia0=ia0, tau=tau, id0=id0,
+        high_range=high_range, c0=c0, cals_coupling=cals, ia0=ia0, tau=tau, ia_power=power,
+        id0=id0,
         adc_gain=adc_gain, adc_offset=adc_offset, vbg=vbg, ia_rb_gain=ia_rb_gain,
         ia_rb_offset=ia_rb_offset, anchors=a,
     )

@@ -25,12 +25,14 @@ class ThresholdModel:
     bits stuck at 1 and (see :func:`simulators.physics.frontend.trim_shift`)::
 
         trim_shift = g * (trim_offset_x * (1 - exp(-Vtrim / trim_offset_vtrim))
-                          + x / (1 + x / trim_sat_x)),   x = Vtrim * (15 - trim_eff)
+                          + x / (1 + x / trim_sat_x) + trim_lin * x),   x = Vtrim * (15 - trim_eff)
 
     with ``g = trim_gain_pix`` (Vcal per Vtrim DAC x trim step at small currents). The trim current
-    is Vtrim x steps; its effect saturates (real: one step at Vtrim 254 moves the threshold by
-    ~9.9 Vcal, fifteen steps at Vtrim ~106 by ~24), and any Vtrim > 0 lowers every pixel a little
-    (real: 2.1 % of the pixels end at trim 15 with a threshold ~1 Vcal below the target).
+    is Vtrim x steps; part of its effect saturates early, the rest stays linear (real: one step at
+    Vtrim 254 moves the threshold by ~9.9 Vcal, fifteen steps at Vtrim ~106 by ~24, and the
+    Vtrim pXar picks varies over ROCs by only 18 DAC: the effect must still rise there), and
+    any Vtrim > 0 lowers every pixel a little (real: 2.1 % of the pixels end at trim 15 with a
+    threshold ~1 Vcal below the target).
     """
 
     thr_at_default_mean: float = 73.9  # real: mean 45-50 at VthrComp ~100 (trim log), slope below
@@ -42,23 +44,30 @@ class ThresholdModel:
     # of 4160 pixels spans ~7.3 sd): a Gaussian plus a uniform part with this share of variance
     pixel_uniform_share: float = 0.5
     pixel_sd_roc_sd: float = 0.3  # ROC-to-ROC spread of it (real per-ROC max-min: sd 2.5 Vcal)
-    trim_gain_mean: float = 0.034  # Vcal per (Vtrim DAC x step), small-current slope
-    trim_sat_x: float = 1250.0  # Vtrim x steps at which the trim effect is half the linear one
-    trim_offset_x: float = 65.0  # x gain = 2.2 Vcal every pixel loses once Vtrim is on
+    # fitted to the trim-bit test (9.3 Vcal at x = 254) and trimming (24 Vcal at x ~ 1500)
+    trim_gain_mean: float = 0.04359  # Vcal per (Vtrim DAC x step), small-current slope
+    trim_sat_x: float = 300.0  # Vtrim x steps at which the saturating part is half its linear one
+    trim_lin: float = 0.1804  # the part that stays linear, relative to the small-current slope
+    trim_offset_x: float = 30.0  # x gain = 1.3 Vcal every pixel loses once Vtrim is on
     trim_offset_vtrim: float = 8.0  # Vtrim DAC scale of that offset
     # per ROC the small-current gain varies (real trim-bit test per ROC 8.0-11.7 Vcal) while the
-    # full-range effect does not follow it (real Vtrim after trimming is unrelated to it): the
-    # saturation point moves so that the effect at trim_ref_x stays the same
-    trim_gain_roc_sd: float = 0.10  # relative
-    trim_ref_x: float = 1600.0
-    trim_gain_rel_sd: float = 0.08  # relative pixel spread of the trim step
+    # full-range effect follows it only in part (real Vtrim after trimming is unrelated to it):
+    # the ROC's gain scales the offset and the saturating part, not the linear one
+    trim_gain_roc_sd: float = 0.15  # relative
+    # relative pixel spread of the trim step: the highest pixel's own gain sets Vtrim (real
+    # Vtrim sd 17.7 over ROCs; 0.08 gives 26) and few pixels end at trim 1 (real 0.45 %)
+    trim_gain_rel_sd: float = 0.04
     noise_mean: float = 2.28  # erf sigma; real SCurveData_C0/C1 (moment estimator): 2.33 / 2.23
     noise_roc_rel_sd: float = 0.026  # per-ROC mean noise; real (pXar log / C0 vs C1) ~2.6 %
     noise_rel_sd: float = 0.043  # real measured RMS 0.121 / 0.111 minus the 200-trigger error
     # slow threshold fluctuation, constant over the consecutive triggers of one scan point and
     # redrawn for the next: counts are overdispersed against the binomial (real erf fits to the
     # Ntrig-200 S-curves: chi2/ndf ~2x what pure binomial counts give)
-    threshold_jitter: float = 0.28
+    threshold_jitter: float = 0.24
+    # per trigger the comparator needs an extra overdrive, exponential with this mean (the turn-on
+    # of real S-curves is right-skewed: fitted with an erf, the interpolated 50 % point lies
+    # 0.11-0.14 Vcal below the fit's, the data below the fit at +-1.75 sigma and above it near 0)
+    turn_on_tail: float = 1.3
     # sensor edge pixels are larger: more capacitance, more noise (real C0+C1 over the interior)
     edge_col_noise: float = 1.045  # columns 0 and 51
     edge_row_noise: float = 1.022  # row 79
@@ -141,19 +150,26 @@ class CurrentModel:
     """Analog/digital currents per ROC and the readback ADC.
 
     ``Ia = ia0 + ia_amp * tanh((Vana / tau) ** ia_power)``; tau is anchored so that the ROC
-    type's default Vana gives ``ia0 + ia_amp * tanh(ia_anchor)`` (~24.1 mA, respin: Vana 81).
+    type's default Vana gives ``ia0 + ia_amp * tanh(ia_anchor)`` (~23.1 mA, respin: Vana 81).
     The power makes the current rise faster near the working point than on average (real
     P-A-3-15 setVana readings: 0.18..0.34 mA per Vana DAC, median 0.25, while Vana 0 -> default
     changes Ia by only 16.9..19.3 mA).
     ``Id = id0 + id_per_vdig * Vdig + id_per_rate * sum(noise firing per BC)``.
     """
 
-    ia0_mean: float = 6.5  # real programROC: dIa(Vana ~85 vs 0) 16.9..19.3, final 24.6 mA/ROC
+    # real: the module draws 70.7 mA with every Vana at 0 (pXar's setVana offset 66.28 = 15/16 of
+    # it), dIa(Vana 78 vs 0) 16.9..19.3 per ROC (programROC), Ia at Vana 78 21.3..23.7 mA
+    ia0_mean: float = 4.5
     ia0_sd: float = 0.5
     ia_amp: float = 38.5  # -> ~44 mA at Vana 255 (reference/dtb.md §6)
-    ia_anchor: float = 0.4936  # atanh(17.6 / 38.5): default Vana -> 24.1 mA
+    ia_anchor: float = 0.5272  # atanh(18.6 / 38.5): default Vana (81) -> 23.1 mA
     ia_power: float = 1.37  # slope at the default Vana ~0.25 mA/DAC
-    tau_rel_sd: float = 0.07  # per ROC (clipped at +-2.5 sd); real chosen Vana 80..89
+    # per ROC the slope varies (real setVana fits: 0.19..0.34 mA/DAC, sd 16 %) while Vana for
+    # 24 mA stays within 79..89, the steep ROCs lowest: the curves cross near 0.87 x the default
+    # Vana (real: ~70 DAC, ~20.5 mA), and the power (clipped at +-2 sd) sets the slope there
+    ia_power_rel_sd: float = 0.13
+    ia_pivot: float = 0.87
+    tau_rel_sd: float = 0.03  # per ROC (clipped at +-2.5 sd)
     id0_mean: float = 14.0
     id0_sd: float = 1.0
     id_per_vdig: float = 1.8

@@ -1,7 +1,7 @@
 """Supply currents per ROC and the ROC readback values (Vd, Va, Vbg, Ia).
 
-* ``Ia = ia0 + 38.5 mA * tanh((Vana / tau) ** 1.37)``: ~6.5 mA at Vana 0, ~24 mA at the type's
-  default Vana (~0.25 mA per DAC there), ~44 mA at 255.
+* ``Ia = ia0 + 38.5 mA * tanh((Vana / tau) ** power)``, tau and power per ROC: ~4.5 mA at Vana 0,
+  ~23 mA at the type's default Vana (0.19..0.34 mA per DAC there), ~43 mA at 255.
 * ``Id = id0 + 1.8 mA * Vdig + 0.01 mA * (noise firings per bunch crossing of unmasked pixels)``
   - the activity term is what a digital-current-vs-VthrComp scan sees rise at the noise edge.
 * readback (8-bit): codes 8 Vd, 9 Va, 11 Vbg (band gap, twice the sensitivity), 12 Ia;
@@ -25,7 +25,7 @@ def analog_current_ma(params: ChipParams, vana, roc=None) -> np.ndarray:
     """Ia (mA) for Vana values: per ROC ``[n_rocs]``, or per entry of ROC index array ``roc``."""
     sel = slice(None) if roc is None else roc
     x = np.maximum(np.asarray(vana, float), 0.0) / params.tau[sel]
-    return params.ia0[sel] + CURRENTS.ia_amp * np.tanh(x ** CURRENTS.ia_power)
+    return params.ia0[sel] + CURRENTS.ia_amp * np.tanh(x ** params.ia_power[sel])
 
 
 def digital_current_ma(params: ChipParams, vdig, activity) -> np.ndarray:

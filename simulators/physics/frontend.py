@@ -15,14 +15,16 @@ and return arrays of that shape. Charges are in low-range Vcal units ("Vcal"), t
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
-from scipy.special import erf, ndtr
+from scipy.special import erf, erfcx, ndtr
 
 from hal.chips import TRIM_MAX
 from simulators.physics.constants import FRONTEND, PULSE_HEIGHT, TIMING
 
 
-def trim_shift(trim_gain, vtrim, steps, sat=None):
+def trim_shift(trim_gain, vtrim, steps, sat=None, lin=None):
     """Threshold reduction (Vcal) by the trim circuit.
 
     Parameters
@@ -31,25 +33,30 @@ def trim_shift(trim_gain, vtrim, steps, sat=None):
     vtrim : the Vtrim DAC.
     steps : 15 - effective trim value (0 = trim 15).
     sat : the ROC's saturation current (None: the model's mean ``trim_sat_x``).
+    lin : the ROC's linear part (None: the model's mean ``trim_lin``).
 
-    The trim current is ``x = Vtrim * steps``; its effect ``x / (1 + x / trim_sat_x)``
-    saturates, plus an offset that any Vtrim > 0 gives every pixel (also at trim 15)::
+    The trim current is ``x = Vtrim * steps``; part of its effect ``x / (1 + x / trim_sat_x)``
+    saturates, a part ``trim_lin * x`` does not, plus an offset that any Vtrim > 0 gives every
+    pixel (also at trim 15)::
 
-        trim_shift = gain * (offset_x * (1 - exp(-Vtrim / offset_vtrim)) + x / (1 + x / sat))
+        trim_shift = gain * (offset_x * (1 - exp(-Vtrim / offset_vtrim)) + x / (1 + x / sat)
+                             + trim_lin * x)
     """
     f = FRONTEND
     v = np.asarray(vtrim, float)
     x = v * np.asarray(steps, float)
     offset = f.trim_offset_x * -np.expm1(-v / f.trim_offset_vtrim)
     sat = f.trim_sat_x if sat is None else sat
-    return trim_gain * (offset + x / (1.0 + x / sat))
+    lin = f.trim_lin if lin is None else lin
+    return trim_gain * (offset + x / (1.0 + x / sat) + lin * x)
 
 
 def threshold(thr_default, slope, delta, trim_gain, vthrcomp, vthrcomp_anchor, vtrim, trim_eff,
-              trim_sat=None):
+              trim_sat=None, trim_lin=None):
     """Threshold in Vcal (may be negative: the pixel then sits in its noise)."""
     return (thr_default - slope * (np.asarray(vthrcomp, float) - vthrcomp_anchor) + delta
-            - trim_shift(trim_gain, vtrim, TRIM_MAX - np.asarray(trim_eff, float), trim_sat))
+            - trim_shift(trim_gain, vtrim, TRIM_MAX - np.asarray(trim_eff, float), trim_sat,
+                       trim_lin))
 
 
 def fire_probability(charge, thr, noise):
@@ -59,11 +66,58 @@ def fire_probability(charge, thr, noise):
 
 def fire_probability_and_slope(charge, thr, noise):
     """(:func:`fire_probability`, ``|d fire_probability / d thr|`` per Vcal): the second is
-    what a small threshold fluctuation changes (the baseline factor taken as constant)."""
-    z = (charge - thr) / noise
+    what a small threshold fluctuation changes (the baseline factor taken as constant).
+
+    The turn-on is the distribution of ``Gaussian noise + D``: ``D``, the extra overdrive a
+    trigger needs, is exponential with mean ``turn_on_tail`` (the Gaussian part's width is
+    reduced so that the total sd stays ``noise``, and the curve is moved so that its 50 % point
+    stays at ``thr``): the S-curve turns on slightly asymmetrically, as real ones do.
+    """
+    x = np.asarray(charge, float) - thr
     base = ndtr(thr / noise)
-    density = np.exp(-0.5 * np.minimum(z * z, 1e3)) * (base / (np.sqrt(2 * np.pi) * noise))
-    return ndtr(z) * base, density
+    lam = FRONTEND.turn_on_tail
+    if lam <= 0:
+        z = x / noise
+        density = np.exp(-0.5 * np.minimum(z * z, 1e3)) * (base / (np.sqrt(2 * np.pi) * noise))
+        return ndtr(z) * base, density
+    s = np.sqrt(np.maximum(np.square(noise) - lam * lam, np.square(0.3 * noise)))
+    ratio, median = _median_table()
+    x = x + lam * np.interp(s / lam, ratio, median)
+    tail = _tail(x, s, lam)
+    return (ndtr(x / s) - tail) * base, tail * (base / lam)
+
+
+def turn_on_mean_offset(noise):
+    """Mean of the turn-on minus its 50 % point (Vcal): what an area (moment) estimator of the
+    threshold measures above ``thr``."""
+    lam = FRONTEND.turn_on_tail
+    if lam <= 0:
+        return np.zeros_like(np.asarray(noise, float))
+    s = np.sqrt(np.maximum(np.square(noise) - lam * lam, np.square(0.3 * noise)))
+    ratio, median = _median_table()
+    return lam * (1.0 - np.interp(s / lam, ratio, median))
+
+
+def _tail(x, s, lam):
+    """What the exponential part takes from the Gaussian CDF: the ex-Gaussian CDF is
+    ``Phi(x / s) - _tail`` and its density ``_tail / lam``;
+    ``_tail = exp(-x / lam + s^2 / (2 lam^2)) Phi(x / s - s / lam)``, written with the scaled
+    ``erfcx`` so that nothing overflows."""
+    t = (s / lam - x / s) / np.sqrt(2.0)
+    return np.where(t > -20.0,
+                    0.5 * np.exp(-0.5 * np.square(x / s)) * erfcx(np.maximum(t, -20.0)), 0.0)
+
+
+@cache
+def _median_table() -> tuple[np.ndarray, np.ndarray]:
+    """Median of ``N(0, r) + Exp(1)`` for a grid of ``r`` (bisection)."""
+    r = np.geomspace(0.05, 50.0, 2000)
+    lo, hi = -5.0 * r, 5.0 * r + 8.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        below = ndtr(mid / r) - _tail(mid, r, 1.0) < 0.5
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return r, 0.5 * (lo + hi)
 
 
 def frontend_on(ia_ma):

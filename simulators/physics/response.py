@@ -78,7 +78,7 @@ def pixel_threshold(chip: ChipParams, defects: Defects, idx, vthrcomp, vtrim, tr
     trim_eff = np.asarray(trim, np.int64) | defects.dead_trim_bit[idx]
     return frontend.threshold(chip.thr_default[roc], chip.slope[roc], chip.delta[idx],
                               chip.trim_gain[idx], vthrcomp, chip.anchors.vthrcomp, vtrim,
-                              trim_eff, chip.trim_sat[roc])
+                              trim_eff, chip.trim_sat[roc], chip.trim_lin[roc])
 
 
 def evaluate(chip: ChipParams, defects: Defects, noisy_rates: np.ndarray, roc, col, row,

@@ -208,7 +208,7 @@ class GroundTruth:
     def vana_for_ia(self, target_ma: float = 24.0) -> np.ndarray:
         """Vana (float DAC, per ROC) at which each ROC draws ``target_ma``."""
         x = np.clip((target_ma - self.chip.ia0) / CURRENTS.ia_amp, 0.0, 0.999999)
-        return self.chip.tau * np.arctanh(x) ** (1 / CURRENTS.ia_power)
+        return self.chip.tau * np.arctanh(x) ** (1 / self.chip.ia_power)
 
     @property
     def tbm_phase_good(self) -> np.ndarray | None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sim_runs import run_steps, sim_connection
 
+from pixcal.analysis import scurve as sc
 from pixcal.config import ModuleConfig
 from pixcal.config.tomlfile import write_toml
 from pixcal.dutconfig import to_dut
@@ -15,6 +16,7 @@ from pixcal.plan import parse_plan
 from pixcal.runner import RunRequest, load_module_config, run_plan
 from pixcal.store import RunFile
 from simulators.boards import simulated_board
+from simulators.physics.frontend import fire_probability
 from simulators.physics.truth_maps import truth_maps
 from simulators.servers import TcpServer
 
@@ -34,6 +36,16 @@ def true_maps(sim, run_path):
     dut = to_dut(load_module_config(run_path))
     return {name: data for name, (data, _) in
             truth_maps(sim.model.truth, dut.dacs, dut.trims).items()}
+
+
+def erf_offset(sim) -> float:
+    """Where pixcal's erf fit puts the threshold of the simulator's turn-on relative to its 50 %
+    point (the truth): the turn-on is right-skewed as on the real chip (docs/simulator.md §3.1),
+    so the fit sits ~0.13 Vcal higher. Noiseless counts at the module's median noise."""
+    x = np.arange(15.0, 56.0)
+    p = fire_probability(x, 35.0, float(np.median(sim.model.truth.noise_vcal())))
+    fit = sc.fit_erf(np.rint(p * 1e6).astype(int)[None, :], x, 1_000_000)
+    return float(fit.threshold[0]) - 35.0
 
 
 def live_pixels(sim) -> np.ndarray:
@@ -62,7 +74,8 @@ def test_scurves_match_the_true_thresholds_and_noise(run):
     live = live_pixels(sim)
     thr = rf.dataset("scurves", "threshold")
     noise = rf.dataset("scurves", "noise")
-    d = np.abs(thr - truth["threshold"])[live]
+    assert 0.08 < erf_offset(sim) < 0.2
+    d = np.abs(thr - truth["threshold"] - erf_offset(sim))[live]
     assert np.mean(d <= 0.5) >= 0.99, np.nanquantile(d, [0.5, 0.99])
     r = np.abs(noise / truth["noise"] - 1)[live]
     assert np.mean(r <= 0.2) >= 0.95
@@ -141,7 +154,7 @@ def test_bad_chunks_are_repeated_and_the_maps_stay_right(tmp_path):
     rf = RunFile(outcome.path)
     assert rf.step("scurves").decoder["chunk_retries"] > 0
     truth = true_maps(sim, outcome.path)
-    d = np.abs(rf.dataset("scurves", "threshold") - truth["threshold"])
+    d = np.abs(rf.dataset("scurves", "threshold") - truth["threshold"] - erf_offset(sim))
     assert np.mean(d <= 0.5) >= 0.99
 
 
@@ -157,7 +170,8 @@ def test_scurves_over_tcp(tmp_path):
         outcome = run_plan(RunRequest(plan, server.url, config, "M", tmp_path), conn)
     assert outcome.status == "completed", outcome.error
     truth = true_maps(board.handler, outcome.path)
-    d = np.abs(RunFile(outcome.path).dataset("scurves", "threshold") - truth["threshold"])
+    d = np.abs(RunFile(outcome.path).dataset("scurves", "threshold") - truth["threshold"]
+               - erf_offset(board.handler))
     assert np.mean(d <= 0.5) >= 0.99
 
 
@@ -180,7 +194,8 @@ def test_full_module_trim_and_scurves(tmp_path, seed):
     # with a large Vtrim are 3-4 Vcal, so even the best trims at its DACs leave an RMS of
     # ~0.63 on the widest ROCs (docs/calibration.md). pXar on the real module: 0.66-1.08.
     assert np.median(rms) <= 0.65 and max(rms) <= 0.75, rms
-    d = np.abs(RunFile(outcome.path).dataset("scurves", "threshold") - truth["threshold"])
+    d = np.abs(RunFile(outcome.path).dataset("scurves", "threshold") - truth["threshold"]
+               - erf_offset(sim))
     # 30 injections (the 99 % within 0.5 Vcal of the acceptance needs the default 50, tested on
     # single ROCs above): ~0.2 Vcal per threshold plus the slow threshold jitter
     assert np.mean(d[live] <= 0.5) >= 0.97

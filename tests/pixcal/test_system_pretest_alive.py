@@ -95,7 +95,10 @@ def test_address_defects_exact(run):
 def test_vana_reaches_target(run):
     """Per-ROC analog current as the pretest defines it - the ROC's own current change from
     Vana 0 plus an equal share of the Vana-0 current (one supply reading cannot separate
-    more) - is 24 +- 0.25 mA for every programmable ROC, also by the simulator's truth."""
+    more) - is within the tolerance (0.45 mA) of 24 mA for every programmable ROC as read by
+    the board. The board reads in 0.804 mA steps (each reading within 0.40 mA + noise of the
+    truth), and the ROC's current is its reading minus 15/16 of another: the truth is within
+    the tolerance plus one step."""
     _, sim, rf = run
     model = sim.model
     vana = np.array(rf.step("pretest").summary["vana"])
@@ -105,9 +108,10 @@ def test_vana_reaches_target(run):
     at_vana = model.analog_current_ma(dacs)
     ok = model.programmable()
     per_roc = at_vana - at_zero + at_zero.mean()
-    assert np.all(np.abs(per_roc[ok] - 24.0) <= 0.25 + 0.1), per_roc  # + the 0.1 mA ADC step
+    assert np.all(np.abs(per_roc[ok] - 24.0) <= 0.45 + 0.804 + 0.1), per_roc
+    assert abs(np.mean(per_roc[ok]) - 24.0) < 0.45 + 0.4  # the ROCs' errors partly cancel
     measured = np.array(rf.step("pretest").summary["ia_per_roc_ma"])
-    assert np.all(np.abs(measured[ok] - 24.0) <= 0.25)
+    assert np.all(np.abs(measured[ok] - 24.0) <= 0.45)
 
 
 def test_tbm_phases_inside_true_region_away_from_edge(run):

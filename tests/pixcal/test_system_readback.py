@@ -46,7 +46,11 @@ def test_ia_from_readback_per_roc(calibrated):
     true_ia = sim.model.analog_current_ma(api.dut.dacs)
     rb = result.datasets["ia_from_readback_ma"].data
     assert np.abs(rb - true_ia).max() < 1.2
-    assert abs(result.summary["ia_from_readback_total_ma"] - result.summary["ia_board_ma"]) < 4
+    # the board reads currents in 0.804 mA steps; every ROC's line is fitted against its
+    # readings minus 15/16 of the same Vana-0 reading, so the 16 lines share that reading's
+    # error (up to 0.4 mA each) and their total adds it 16 times, plus the total's own step
+    assert abs(result.summary["ia_from_readback_total_ma"]
+               - result.summary["ia_board_ma"]) < 16 * 0.4 + 0.8
     gain = result.datasets["fits"].data[:, 2, 1]
     np.testing.assert_allclose(gain, sim.model.truth.chip.ia_rb_gain, rtol=0.06)
     names = result.summary["readback_cal"][0]

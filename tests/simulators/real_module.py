@@ -16,6 +16,7 @@ from scipy.optimize import curve_fit
 from scipy.special import erf
 
 from simulators.address import build_module
+from simulators.firmware.board import SimulatedBoard
 from simulators.physics import DacView
 from simulators.physics.chip import default_dac_registers
 
@@ -27,6 +28,7 @@ TARGET = 35.0
 TRIM_BIT_TEST = ((254, 14), (126, 13), (63, 11), (32, 7))  # (Vtrim, trim) as the log prints
 PH_LOW = np.arange(10, 260, 10)  # pXar's gain/pedestal Vcal points (phCalibration files)
 PH_HIGH = np.array([30, 50, 70, 90, 200])
+ADC_MA = 0.804  # the DTB's current readout step
 
 
 # ---------------------------------------------------------------------- real figures
@@ -49,6 +51,16 @@ def real_untrimmed() -> np.ndarray:
     """``[16, 3]`` mean/min/max untrimmed threshold per ROC at the trim VthrComp (TrimThr1)."""
     rows = re.findall(r"mean/min/max = ([\d.]+)/([\d.]+)/([\d.]+)", log_text())
     return np.array(rows, float)
+
+
+def real_set_vana() -> tuple[float, np.ndarray]:
+    """(offset of the other 15 ROCs in mA, ``[16, 12]`` Ia readings of pXar's setVana)."""
+    offset = float(re.search(r"offset current from other 15 ROCs is ([\d.]+) mA", log_text())[1])
+    rows = re.findall(r"ROC\s+(\d+) iter\s+(\d+) Vana\s+\d+ Ia ([\d.]+)", log_text())
+    out = np.zeros((16, 12))
+    for roc, it, ia in rows:
+        out[int(roc), int(it)] = float(ia)
+    return offset, out
 
 
 def real_trim_bit_shifts() -> np.ndarray:
@@ -165,6 +177,48 @@ def pxar_trim(m, target: float = TARGET):
         better = np.abs(per_trim[(new, *grid)] - target) < np.abs(old - target)
         trims = np.where(better, new, trims)
     return dacs, trims, thr0, per_trim[(trims, *grid)]
+
+
+def pxar_set_vana(m, target: float = 24.0, like_offset: float | None = None,
+                  ) -> tuple[float, np.ndarray]:
+    """pXar's setVana on a simulated board, read through the board's current ADC: (offset of the
+    other ROCs, last reading per ROC minus the offset), both in mA.
+
+    Every Vana at 0; offset = (n - 1) / n x the board's Ia; each ROC alone from its default Vana:
+    Vana += int(6 x (target + 0.1 - Ia)) until |Ia - target| < 0.25, at most 11 steps; the last
+    setting and reading are kept (as the real log shows). With ``like_offset`` the target moves
+    (by less than half an ADC count) so that it lies where it lay between the readable values
+    of the run that had that offset; the readings are returned as if the target had been 24.
+    """
+    board = SimulatedBoard(m)
+    board.power.pon()
+    n = m.n_rocs
+    dacs = board.rocs.dacs
+    dacs[:] = default_dac_registers(n, m.roc_type.name)
+    start = dacs[:, 2].copy()
+    dacs[:, 2] = 0
+
+    def read() -> float:
+        return board.power.get_ia()[0] / 10.0
+
+    offset = (n - 1) / n * read()
+    shift = 0.0
+    if like_offset is not None:
+        shift = (((like_offset - offset) / ADC_MA + 0.5) % 1.0 - 0.5) * ADC_MA
+        target += shift
+    last = np.zeros(n)
+    for r in range(n):
+        vana, ia = int(start[r]), 0.0
+        for it in range(12):
+            if it:
+                vana = int(np.clip(vana + int(6 * (target + 0.1 - ia)), 0, 255))
+            dacs[r, 2] = vana
+            ia = read() - offset
+            if abs(ia - target) < 0.25:
+                break
+        last[r] = ia - shift
+        dacs[r, 2] = 0
+    return offset, last
 
 
 def trim_bit_shifts(m, dacs: np.ndarray) -> np.ndarray:
