@@ -17,8 +17,8 @@ words of ``ntrig`` triggers (one 16-bit word per 16 triggers; the median value p
 
 The supplies, Vana and the readback register are restored afterwards; then every ROC's Ia is
 read back at the working point and reported through its line (``ia_from_readback_ma``). The
-summary holds the fits under pXar's ``readbackCal`` names per ROC. The board's supplies are
-set through the board object directly (the measurement API has no call for them yet).
+summary holds the fits under pXar's ``readbackCal`` names per ROC. A burst that is not clean
+(a ROC that stopped sending data after an SEU) is repeated after reprogramming (recorded).
 """
 
 from __future__ import annotations
@@ -73,10 +73,8 @@ class Readback:
         result = StepResult()
         reader = _Reader(ctx, params)
         with api.temporary_dac("readback", 0):
-            x_vd, y_vd = reader.supply_scan("vd", vd, api.board.power.set_vd_v,
-                                            api.board.power.vd_v, api.dut.vd_v)
-            x_va, y_va = reader.supply_scan("va", va, api.board.power.set_va_v,
-                                            api.board.power.va_v, api.dut.va_v)
+            x_vd, y_vd = reader.supply_scan("vd", vd)
+            x_va, y_va = reader.supply_scan("va", va)
             vbg = _mean([reader.read("vbg") for _ in range(params.vbg_reads)])
             x_ia, y_ia = reader.ia_scan(vana)
             ia_now = reader.read("ia")
@@ -119,7 +117,7 @@ class _Reader:
         if code != self.code:
             api.set_dac("readback", code)
             self.code = code
-        burst = api.trigger_burst(self.params.ntrig, self.params.period_clk)
+        burst = api.trigger_burst(self.params.ntrig, self.params.period_clk, recover=True)
         out = np.full(api.dut.n_rocs, np.nan)
         for r in range(api.dut.n_rocs):
             v = ana.values(burst.readback.get(r, []), api.dut.i2c[r], code)
@@ -128,19 +126,20 @@ class _Reader:
         self.ctx.progress.advance(1)
         return out
 
-    def supply_scan(self, quantity: str, grid: np.ndarray, set_v, get_v, nominal: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """Board-measured supply (V) ``[n_points]`` and readback ``[n_rocs, n_points]``."""
+    def supply_scan(self, supply: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Step supply ``"va"`` or ``"vd"`` over ``grid`` (V): the board-measured voltage (V)
+        ``[n_points]`` and the readback of that quantity ``[n_rocs, n_points]``."""
+        api, index = self.api, ("va", "vd").index(supply)
         x, y = [], []
         try:
             for v in grid:
-                set_v(float(v))
-                self.api.wait(self.params.settle_s)
-                x.append(get_v())
-                y.append(self.read(quantity))
+                api.set_supply(**{f"{supply}_v": float(v)})
+                api.wait(self.params.settle_s)
+                x.append(api.voltages()[index])
+                y.append(self.read(supply))
         finally:
-            set_v(nominal)
-            self.api.wait(self.params.settle_s)
+            api.restore_supply()
+            api.wait(self.params.settle_s)
         return np.array(x), np.array(y).T
 
     def ia_scan(self, vana: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
