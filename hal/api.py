@@ -97,6 +97,7 @@ class Measurement(DutControl):
         self.progress = progress
         self.daq_words = daq_words
         self.chunk_triggers = chunk_triggers
+        self._session: burst.BurstSession | None = None
 
     # ------------------------------------------------------------------ loop measurements
     def efficiency_map(self, ntrig: int, flags: int = 0, pixels: np.ndarray | None = None,
@@ -143,15 +144,15 @@ class Measurement(DutControl):
             without it the burst is returned as it came (how link quality is measured).
         """
         period = max(period_clk, self._trigger_period_clk())
-        words = self._buffer_words(n_triggers)
         if not recover:
-            return burst.run_burst(self.board, self.dut, n_triggers, period,
-                                   sink or burst.discard, words)
+            return self._burst(n_triggers, period, sink or burst.discard)
         problems: list[str] = []
         for attempt in range(1 + self.retries):
+            if attempt and self._session is not None:
+                self._session.close()  # a power cycle closes the DAQ: the next burst reopens
             self._recover(attempt, None, problems)
             keep = burst.Collector()
-            result = burst.run_burst(self.board, self.dut, n_triggers, period, keep, words)
+            result = self._burst(n_triggers, period, keep)
             why = result.problem()
             if why is None:
                 if sink is not None:
@@ -161,6 +162,24 @@ class Measurement(DutControl):
             problems.append(f"burst of {n_triggers} triggers: {why}")
             log.warning("burst, attempt %d: %s", attempt + 1, why)
         raise DataError(f"no clean burst after {1 + self.retries} attempts: {problems[-1]}")
+
+    @contextlib.contextmanager
+    def burst_session(self, n_triggers: int) -> Iterator[None]:
+        """Bursts (of at most ``n_triggers``) inside a ``with`` block share one DAQ session:
+        the deserializer is reset and locked once instead of once per burst. For readings
+        between which only DACs or supply voltages change, never the link settings."""
+        self._session = burst.BurstSession(self.board, self.dut, self._buffer_words(n_triggers))
+        try:
+            yield
+        finally:
+            self._session.close()
+            self._session = None
+
+    def _burst(self, n_triggers: int, period: int, sink: EventSink) -> Burst:
+        if self._session is not None:
+            return self._session.burst(n_triggers, period, sink)
+        return burst.run_burst(self.board, self.dut, n_triggers, period, sink,
+                               self._buffer_words(n_triggers))
 
     @contextlib.contextmanager
     def armed_pixel(self, pixel: tuple[int, int]) -> Iterator[None]:
@@ -201,6 +220,8 @@ class Measurement(DutControl):
 
     def _measure(self, ntrig: int, flags: int, pixels: np.ndarray | None,
                  rocs: Sequence[int] | None, scans: tuple, masked: bool = False) -> ScanData:
+        if self._session is not None:
+            self._session.close()  # a loop has its own DAQ session; the next burst reopens
         roc_list = self._rocs(rocs)
         pix = ALL_PIXELS if pixels is None else np.asarray(pixels, np.int64).reshape(-1, 2)
         check_request(ntrig, pix, roc_list, self.dut.n_rocs, scans)

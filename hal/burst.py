@@ -93,6 +93,57 @@ def run_burst(board: Board, dut: Dut, n_triggers: int, period_clk: int, sink: Ev
                  [dec.stats for dec in run.decoders], run.readback())
 
 
+class BurstSession:
+    """Several bursts in one DAQ session: the channels are opened (and the deserializer reset
+    and locked) once, not once per burst. Between bursts only what does not touch the link may
+    change (DACs, supply voltages); each burst starts its readback words afresh.
+
+    Parameters
+    ----------
+    board, dut : the board and what is connected.
+    buffer_words : DAQ memory over all channels (one burst's worth: it is drained after each).
+    """
+
+    def __init__(self, board: Board, dut: Dut, buffer_words: int):
+        self.board, self.dut, self.buffer_words = board, dut, buffer_words
+        self.run: DaqRun | None = None
+        self._sink: EventSink = discard
+
+    def burst(self, n_triggers: int, period_clk: int, sink: EventSink) -> Burst:
+        """Like :func:`run_burst`, inside the session (opened by the first burst)."""
+        if self.run is None:
+            self.run = DaqRun(self.board, self.dut, self._deliver, self.buffer_words)
+        run = self.run
+        for dec in run.decoders:
+            dec.restart_readback()
+        stats0 = [dec.stats for dec in run.decoders]
+        events0 = run.n_events.copy()
+        words0 = {roc: len(w) for roc, w in run.readback().items()}
+        self._sink = sink
+        try:
+            self.board.pg.triggers(n_triggers, period_clk)
+            self.board.barrier(timeout=n_triggers * period_clk / CLOCK_HZ + BARRIER_MARGIN_S)
+            run.flush()
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self._sink = discard
+        return Burst(n_triggers, [int(n) for n in run.n_events - events0],
+                     [dec.stats - s0 for dec, s0 in zip(run.decoders, stats0, strict=True)],
+                     {roc: w[words0.get(roc, 0):] for roc, w in run.readback().items()})
+
+    def close(self) -> None:
+        """End the session (the next burst opens a new one); never raises."""
+        run, self.run = self.run, None
+        if run is not None:
+            with contextlib.suppress(Exception):  # the link may be gone
+                run.close()
+
+    def _deliver(self, pos: int, first: int, decoded: Decoded) -> None:
+        self._sink(pos, first, decoded)
+
+
 class Collector:
     """An event sink that keeps the pieces, to hand them on once a burst is known good."""
 

@@ -3,6 +3,8 @@
 
 Each reading sets the readback register of every ROC to the quantity's code and decodes the
 words of ``ntrig`` triggers (one 16-bit word per 16 triggers; the median value per ROC is used).
+All readings share one DAQ session (``api.burst_session``): between them only DACs and supply
+voltages change, so the deserializer is reset and locked once, not once per reading.
 
 1. **Vd** (code 8): the board's digital supply from ``vd_start`` to ``vd_stop`` by ``v_step``;
    the board's own voltage measurement is x. Line ``value = par0 + par1 * V`` up to the first
@@ -72,7 +74,7 @@ class Readback:
                            self.unit, "readback")
         result = StepResult()
         reader = _Reader(ctx, params)
-        with api.temporary_dac("readback", 0):
+        with api.temporary_dac("readback", 0), api.burst_session(params.ntrig):
             x_vd, y_vd = reader.supply_scan("vd", vd)
             x_va, y_va = reader.supply_scan("va", va)
             vbg = _mean([reader.read("vbg") for _ in range(params.vbg_reads)])
