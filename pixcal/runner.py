@@ -84,7 +84,7 @@ class RunOutcome:
     steps: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     started: set[int] = field(default_factory=set)
-    config: ModuleConfig | None = None  # the configuration the run started from
+    config: ModuleConfig | None = None  # the run's configuration (config_update of steps applied)
 
 
 class StepProgress:
@@ -159,7 +159,8 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
             for problem in instruments.close():  # safe state first (HV down, then module off)
                 progress.message(f"WARNING: {problem}")
                 outcome.problems.append(problem)
-            _backstop(api, connection, writer, cfg, outcome, progress, t_start)
+            _backstop(api, connection, writer, outcome.config or cfg, outcome, progress,
+                      t_start)
         if guard.pending:
             log.warning("signal received while shutting down safely; the run was closed first")
     return outcome
@@ -257,6 +258,8 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         if step.continue_on_error:
             api.reprogram()  # the next step starts from the last good configuration
     with guard.held():
+        if status == "completed" and outcome.config is not None and result.config_update:
+            outcome.config = result.config_update(outcome.config)
         if status == "completed" and outcome.config is not None:  # before it is completed
             writer.write_config(step_config_name(key), json.loads(
                 from_dut(outcome.config, api.dut).to_json()), {})
