@@ -12,8 +12,9 @@ voltages change, so the deserializer is reset and locked once, not once per read
 2. **Va** (code 9): the same with the analog supply.
 3. **Vbg** (code 11) at the configured supplies, ``vbg_reads`` readings averaged; in volts with
    the ROC's Vd line (the band gap is read with twice the sensitivity).
-4. **Ia** (code 12): every ROC's Vana at 0, the board's analog current ``I0``; then each ROC in
-   turn through Vana ``0, vana_step, ..., vana_max`` with the others at 0. The ROC's own current
+4. **Ia** (code 12): every ROC's Vana at 0, the board's analog current ``I0`` and every ROC's
+   readback (the scan's first point, shared); then each ROC in turn through Vana
+   ``vana_step, 2 vana_step, ..., vana_max`` with the others at 0. The ROC's own current
    is the board's minus the others' share ``(n - 1) / n * I0``. Line of the readback against it,
    and (as pXar) a quadratic of the board's current against Vana.
 
@@ -152,8 +153,10 @@ class _Reader:
         try:
             api.set_dac("vana", 0)
             i0 = self._ia_ma()
+            # Vana 0 (the scan's first point) is the state all ROCs share: read once
+            x[:, 0], y[:, 0] = i0 / n, self.read("ia")
             for r in range(n):
-                for k, v in enumerate(vana):
+                for k, v in enumerate(vana[1:], 1):
                     api.set_dac("vana", int(v), rocs=[r])
                     x[r, k] = self._ia_ma() - (n - 1) / n * i0
                     y[r, k] = self.read("ia")[r]
