@@ -217,6 +217,7 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
     (a signal in between interrupts the step, which is then stored ``interrupted``)."""
     procedure = get_procedure(step.procedure)()
     snapshot = copy.deepcopy(api.dut)
+    recovered_before = len(api.recoveries)
     hw0, wall0 = connection.hardware_seconds(), time.monotonic()
     key, bar = "", None
     status, error, result = "completed", "", StepResult()
@@ -253,6 +254,7 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         api.progress = None
+    _record_recoveries(result, api.recoveries[recovered_before:])
     if status == "failed":
         api.dut = snapshot
         if step.continue_on_error:
@@ -269,6 +271,16 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         progress.message(f"step {step.name} failed: {error}")
     outcome.problems += [f"{step.name}: {p}" for p in result.problems]
     return status
+
+
+def _record_recoveries(result: StepResult, lines: list[str]) -> None:
+    """The step's recoveries from bad data (SEUs: reprogrammed, power cycled): counted in its
+    decoder summary (``recoveries``, ``power_cycles``), listed in its summary."""
+    if lines or result.decoder:
+        result.decoder = {**result.decoder, "recoveries": len(lines),
+                          "power_cycles": sum("(power cycled)" in line for line in lines)}
+    if lines:
+        result.summary = {**result.summary, "recoveries": list(lines)}
 
 
 def _points_to(bar: Progress):
@@ -331,7 +343,8 @@ def _backstop(api: Measurement, connection: Any, writer: RunWriter, cfg: ModuleC
         hw = time.monotonic() - t_start
     try:
         writer.close(outcome.status, outcome.error, power_off_confirmed=confirmed,
-                     hardware_s=hw, hardware_time_source=source)
+                     hardware_s=hw, hardware_time_source=source,
+                     recoveries=len(api.recoveries))
     except Exception as exc:
         _fail(outcome, progress, f"the run's final status could not be stored: {exc}")
     with contextlib.suppress(Exception):
