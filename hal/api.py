@@ -26,7 +26,7 @@ from hal.daqrun import MIN_DAQ_WORDS, DaqRun, EventSink
 from hal.dtb import DAQ_MAX_WORDS, Board, DaqStatus, LoopFlag, pg_cycle_clk, pg_entries
 from hal.dut import NIOS_MASKED, Dut
 from hal.errors import DataError
-from hal.measure_checks import check_request, chunk_name, problem
+from hal.measure_checks import TOKEN_LOST, check_request, chunk_name, problem
 from hal.scan import (
     ScanAccumulator,
     ScanData,
@@ -265,11 +265,12 @@ class Measurement(DutControl):
 
     def _recover(self, attempt: int, rocs: list[int] | None, problems: list[str]) -> None:
         """Before attempt ``attempt`` (0 = the first): nothing, a reprogramming of ``rocs`` (a
-        ROC that stopped answering after an SEU) or, from POWER_CYCLE_AFTER on, a power cycle
-        (a TBM that stopped passing the token). The last problem is recorded as recovered."""
+        ROC that stopped answering after an SEU) or a power cycle - from POWER_CYCLE_AFTER on,
+        or at once when the last problem was a TBM that stopped passing the token (which
+        reprogramming does not cure). The last problem is recorded as recovered."""
         if not attempt:
             return
-        if attempt >= POWER_CYCLE_AFTER:
+        if attempt >= POWER_CYCLE_AFTER or TOKEN_LOST in problems[-1]:
             self.power_cycle()
             problems[-1] += " (power cycled)"
         else:
