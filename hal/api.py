@@ -18,14 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hal import chips, program
+from hal import burst, chips, program
+from hal.burst import CLOCK_HZ, Burst
 from hal.chips import ROC_NUMCOLS, ROC_NUMROWS
-from hal.daqrun import MIN_DAQ_WORDS, DaqRun
-from hal.decoder import Decoded, DecoderStats
+from hal.control import DutControl
+from hal.daqrun import MIN_DAQ_WORDS, DaqRun, EventSink
 from hal.dtb import DAQ_MAX_WORDS, Board, DaqStatus, LoopFlag, pg_cycle_clk, pg_entries
 from hal.dut import NIOS_MASKED, Dut
 from hal.errors import DataError
-from hal.measure_checks import check_request, chunk_name, problem
+from hal.measure_checks import TOKEN_LOST, check_request, chunk_name, problem
 from hal.scan import (
     ScanAccumulator,
     ScanData,
@@ -40,8 +41,6 @@ log = logging.getLogger(__name__)
 ALL_PIXELS = np.stack(np.divmod(np.arange(ROC_NUMCOLS * ROC_NUMROWS), ROC_NUMROWS), axis=1)
 MAX_LOOP_CALLS = 1000  # the firmware gives up after 150 pauses; this is a safety net
 LOOP_PAUSE_S = 60.0  # a loop call should pause (and reply) at least this often
-CLOCK_HZ = 40e6
-BARRIER_MARGIN_S = 10.0
 INTERRUPT_FILL = 0.85
 #: clocks the firmware allows per trigger for the read-out, by deserializer
 READOUT_ALLOWANCE_CLK = {160: 15, 400: 100}
@@ -55,7 +54,6 @@ CHUNK_TRIGGERS = 1_000_000
 
 #: attempts of one chunk after which a reprogramming is not enough: the DUT is power cycled
 POWER_CYCLE_AFTER = 2
-POWER_CYCLE_OFF_S = 0.5
 
 ProgressHook = Callable[[int, int], None]
 
@@ -73,23 +71,8 @@ class _Request:
     all_pixels: bool
 
 
-@dataclass
-class Burst:
-    """Result of a pattern-generator burst: events per channel and the decoder counters."""
-
-    n_triggers: int
-    events: list[int]
-    stats: DecoderStats
-    readback: dict[int, list[int]]
-
-    @property
-    def clean(self) -> bool:
-        """Every channel delivered exactly one event per trigger and nothing was wrong."""
-        return all(n == self.n_triggers for n in self.events) and not self.stats.errors()
-
-
-class Measurement:
-    """Maps and scans on a programmed DUT.
+class Measurement(DutControl):
+    """Maps and scans on a programmed DUT (power, supplies and programming: :class:`DutControl`).
 
     Parameters
     ----------
@@ -109,104 +92,12 @@ class Measurement:
     def __init__(self, board: Board, dut: Dut, retries: int = 3,
                  progress: ProgressHook | None = None, daq_words: int = DAQ_MAX_WORDS,
                  chunk_triggers: int = CHUNK_TRIGGERS):
-        self.board = board
-        self.dut = dut
+        super().__init__(board, dut)
         self.retries = retries
         self.progress = progress
         self.daq_words = daq_words
         self.chunk_triggers = chunk_triggers
-        self.hv_is_on = False
-
-    # ------------------------------------------------------------------ setup and programming
-    def setup(self) -> None:
-        """Board settings and deserializer for this DUT (no power yet)."""
-        program.setup_board(self.board, self.dut)
-
-    def power_on(self) -> tuple[float, float]:
-        """Power on (checking the supply currents), program TBM and ROCs; returns (IA, ID) in A
-        right after power-on. Raises program.PowerFault if the module was switched off again."""
-        currents = program.power_on(self.board, self.dut)
-        program.program_tbm(self.board, self.dut)
-        program.program_rocs(self.board, self.dut)
-        self.board.flush()
-        return currents
-
-    def power_off(self) -> bool:
-        """HV off, module off; True when the board confirmed it (never raises)."""
-        self.hv_is_on = False
-        return program.safe_off(self.board)
-
-    def set_hv(self, on: bool) -> None:
-        """Close or open the board's HV relay (the sensor bias), and remember which."""
-        if on:
-            self.board.power.hv_on()
-        else:
-            self.board.power.hv_off()
-        self.board.flush()
-        self.hv_is_on = on
-
-    def power_cycle(self) -> None:
-        """Recover a DUT whose state reprogramming cannot restore (a TBM that stopped passing
-        the token after an SEU): HV off, module off, on again with the current check, TBM and
-        ROCs programmed from :attr:`dut`, HV back on if it was on."""
-        hv = self.hv_is_on
-        self.board.power.hv_off()
-        self.board.power.off()
-        program.board_wait(self.board, POWER_CYCLE_OFF_S)
-        program.power_on(self.board, self.dut)
-        program.program_tbm(self.board, self.dut)
-        program.program_rocs(self.board, self.dut)
-        self.board.flush()
-        if hv:
-            self.set_hv(True)
-
-    def wait(self, seconds: float) -> None:
-        """Let the hardware settle for ``seconds`` (the board waits, in order)."""
-        program.board_wait(self.board, seconds)
-
-    def set_dac(self, name: str | int, value: int | Sequence[int],
-                rocs: Sequence[int] | None = None) -> None:
-        """Write a DAC on some ROCs (all by default); ``value`` may be one value per ROC."""
-        table = chips.roc_dacs()
-        reg = table.lookup(name)
-        targets = list(range(self.dut.n_rocs)) if rocs is None else list(rocs)
-        values = np.broadcast_to(np.asarray(value), (len(targets),))
-        for roc, v in zip(targets, values, strict=True):
-            program.write_dac(self.board, self.dut, roc, reg.id, table.check(reg.id, int(v)))
-        self.board.flush()
-
-    def dac(self, name: str, roc: int) -> int:
-        return self.dut.dac(name, roc)
-
-    @contextlib.contextmanager
-    def temporary_dac(self, name: str, value: int) -> Iterator[None]:
-        """Set a DAC on all ROCs for the duration of a ``with`` block, then restore it."""
-        old = [self.dac(name, r) for r in range(self.dut.n_rocs)]
-        self.set_dac(name, value)
-        try:
-            yield
-        finally:
-            self.set_dac(name, old)
-
-    def set_tbm(self, core: int, name: str, value: int) -> None:
-        """Write one TBM register of one core (0 = alpha of the first TBM, 1 = beta, ...)."""
-        table = chips.tbm_registers()
-        reg = table.lookup(name)
-        value = table.check(reg.id, value)
-        program.write_tbm(self.board, self.dut, core, reg.id, value)
-        if reg.id != 0x04:  # the action register stores nothing
-            self.dut.tbm_regs[core, reg.id] = value
-        self.board.flush()
-
-    def currents(self) -> tuple[float, float]:
-        """Analog and digital supply currents (A)."""
-        return self.board.power.ia_a(), self.board.power.id_a()
-
-    def reprogram(self, rocs: Sequence[int] | None = None) -> None:
-        """Program the TBM and the ROCs again from :attr:`dut` (after an SEU, or to return to
-        a known configuration): every register, pixels masked, calibrate bits cleared."""
-        program.program_tbm(self.board, self.dut)
-        program.program_rocs(self.board, self.dut, None if rocs is None else list(rocs))
+        self._session: burst.BurstSession | None = None
 
     # ------------------------------------------------------------------ loop measurements
     def efficiency_map(self, ntrig: int, flags: int = 0, pixels: np.ndarray | None = None,
@@ -241,19 +132,66 @@ class Measurement:
         return threshold(data.responses, data.values[0], ntrig, level, rising), data
 
     # ------------------------------------------------------------------ PG bursts
-    def trigger_burst(self, n_triggers: int, period_clk: int) -> Burst:
-        """Run the pattern generator ``n_triggers`` times and decode what comes back
-        (no retries: this is how link quality is measured)."""
+    def trigger_burst(self, n_triggers: int, period_clk: int, sink: EventSink | None = None,
+                      recover: bool = False) -> Burst:
+        """Run the pattern generator ``n_triggers`` times and decode what comes back.
+
+        sink : gets every decoded piece (:data:`hal.daqrun.EventSink`); with ``recover`` only
+            the pieces of the clean attempt.
+        recover : a burst that is not clean (a ROC that stopped sending data after an SEU, a
+            TBM that stopped passing the token) is repeated after reprogramming, then power
+            cycling, like a chunk of a scan (``retries``, recorded in :attr:`recoveries`);
+            without it the burst is returned as it came (how link quality is measured).
+        """
         period = max(period_clk, self._trigger_period_clk())
-        run = DaqRun(self.board, self.dut, _discard, self._buffer_words(n_triggers))
+        if not recover:
+            return self._burst(n_triggers, period, sink or burst.discard)
+        problems: list[str] = []
+        for attempt in range(1 + self.retries):
+            if attempt and self._session is not None:
+                self._session.close()  # a power cycle closes the DAQ: the next burst reopens
+            self._recover(attempt, None, problems)
+            keep = burst.Collector()
+            result = self._burst(n_triggers, period, keep)
+            why = result.problem()
+            if why is None:
+                if sink is not None:
+                    keep.deliver(sink)
+                result.retries = attempt
+                return result
+            problems.append(f"burst of {n_triggers} triggers: {why}")
+            log.warning("burst, attempt %d: %s", attempt + 1, why)
+        raise DataError(f"no clean burst after {1 + self.retries} attempts: {problems[-1]}")
+
+    @contextlib.contextmanager
+    def burst_session(self, n_triggers: int) -> Iterator[None]:
+        """Bursts (of at most ``n_triggers``) inside a ``with`` block share one DAQ session:
+        the deserializer is reset and locked once instead of once per burst. For readings
+        between which only DACs or supply voltages change, never the link settings."""
+        self._session = burst.BurstSession(self.board, self.dut, self._buffer_words(n_triggers))
         try:
-            self.board.pg.triggers(n_triggers, period)
-            self.board.barrier(timeout=n_triggers * period / CLOCK_HZ + BARRIER_MARGIN_S)
-            run.finish()
-        except BaseException:
-            _quietly(run.close)
-            raise
-        return Burst(n_triggers, [int(n) for n in run.n_events], run.stats, run.readback())
+            yield
+        finally:
+            self._session.close()
+            self._session = None
+
+    def _burst(self, n_triggers: int, period: int, sink: EventSink) -> Burst:
+        if self._session is not None:
+            return self._session.burst(n_triggers, period, sink)
+        return burst.run_burst(self.board, self.dut, n_triggers, period, sink,
+                               self._buffer_words(n_triggers))
+
+    @contextlib.contextmanager
+    def armed_pixel(self, pixel: tuple[int, int]) -> Iterator[None]:
+        """Unmask ``pixel`` (col, row) with its configured trim and set its calibrate bit on
+        every ROC for a ``with`` block (bursts then show its injected hit); afterwards it is
+        masked and the calibrate bits cleared again."""
+        col, row = int(pixel[0]), int(pixel[1])
+        burst.arm_pixel(self.board, self.dut, col, row)
+        try:
+            yield
+        finally:
+            burst.disarm_pixel(self.board, self.dut, col, row)
 
     # ------------------------------------------------------------------ machinery
     def _trigger_period_clk(self) -> int:
@@ -282,6 +220,8 @@ class Measurement:
 
     def _measure(self, ntrig: int, flags: int, pixels: np.ndarray | None,
                  rocs: Sequence[int] | None, scans: tuple, masked: bool = False) -> ScanData:
+        if self._session is not None:
+            self._session.close()  # a loop has its own DAQ session; the next burst reopens
         roc_list = self._rocs(rocs)
         pix = ALL_PIXELS if pixels is None else np.asarray(pixels, np.int64).reshape(-1, 2)
         check_request(ntrig, pix, roc_list, self.dut.n_rocs, scans)
@@ -307,11 +247,7 @@ class Measurement:
         buffer = self._buffer_words(len(req.pixels) * n_points(values) * req.ntrig)
         problems: list[str] = []
         for attempt in range(1 + self.retries):
-            if attempt >= POWER_CYCLE_AFTER:
-                self.power_cycle()  # e.g. a TBM that stopped passing the token
-                problems[-1] += " (power cycled)"
-            elif attempt:
-                self.reprogram(req.rocs)  # e.g. a ROC that stopped answering after an SEU
+            self._recover(attempt, req.rocs, problems)
             acc = ScanAccumulator(self.dut.n_rocs, req.rocs, req.pixels, req.names, values,
                                   req.ntrig)
             run = self._attempt(acc, req, scans, buffer, done, total)
@@ -326,6 +262,21 @@ class Measurement:
         how = ("" if not self.retries else " (reprogrammed)" if self.retries < POWER_CYCLE_AFTER
                else " (reprogrammed, then power cycled)")
         raise DataError(f"no clean data after {1 + self.retries} attempts{how}: {problems[-1]}")
+
+    def _recover(self, attempt: int, rocs: list[int] | None, problems: list[str]) -> None:
+        """Before attempt ``attempt`` (0 = the first): nothing, a reprogramming of ``rocs`` (a
+        ROC that stopped answering after an SEU) or a power cycle - from POWER_CYCLE_AFTER on,
+        or at once when the last problem was a TBM that stopped passing the token (which
+        reprogramming does not cure). The last problem is recorded as recovered."""
+        if not attempt:
+            return
+        if attempt >= POWER_CYCLE_AFTER or TOKEN_LOST in problems[-1]:
+            self.power_cycle()
+            problems[-1] += " (power cycled)"
+        else:
+            self.reprogram(rocs)
+            problems[-1] += " (reprogrammed)"
+        self.recoveries.append(problems[-1])
 
     def _attempt(self, acc: ScanAccumulator, req: _Request, scans: tuple, buffer: int,
                  done: int, total: int) -> DaqRun:
@@ -386,10 +337,6 @@ def _quietly(action: Callable[[], object]) -> None:
         action()
     except Exception as exc:  # the link may be gone
         log.warning("clean-up failed: %s", exc)
-
-
-def _discard(pos: int, first: int, decoded: Decoded) -> None:
-    """A DaqRun sink for bursts: only the counters matter."""
 
 
 def _scan_kwargs(scans: tuple) -> dict:

@@ -70,11 +70,16 @@ class DaqRun:
             if len(block.data):
                 self._deliver(pos, self.decoders[pos].feed(block.data))
 
-    def finish(self) -> None:
-        """Drain, flush the decoders' unfinished events, stop and close the channels."""
+    def flush(self) -> None:
+        """Drain and decode the decoders' unfinished events (the data stop here: the end of
+        a burst); the session stays open."""
         self.drain()
         for pos in range(len(self.channels)):
             self._deliver(pos, self.decoders[pos].finish())
+
+    def finish(self) -> None:
+        """Drain, flush the decoders' unfinished events, stop and close the channels."""
+        self.flush()
         self.close()
 
     def close(self) -> None:

@@ -161,6 +161,12 @@ class StreamDecoder:
         buf = np.concatenate([*self._pending, words]) if self._pending else words
         return self._run(buf, final=False)
 
+    def restart_readback(self) -> None:
+        """Begin the readback words afresh (their first cycle dirty, as after a reset): the
+        next burst of a DAQ session never finishes a word begun under other settings."""
+        self._rb_state[:] = 0
+        self._rb_state[:, 2] = 1
+
     def finish(self) -> Decoded:
         """Decode what is left (an event without its end is flagged ``stop_marker``)."""
         buf = np.concatenate(self._pending) if self._pending else np.empty(0, np.uint16)

@@ -75,6 +75,11 @@ class DecoderStats:
         return DecoderStats(*(a + b for a, b in zip(self.as_dict().values(),
                                                      other.as_dict().values(), strict=True)))
 
+    def __sub__(self, other: DecoderStats) -> DecoderStats:
+        """What was counted since ``other`` (an earlier state of the same counters)."""
+        return DecoderStats(*(a - b for a, b in zip(self.as_dict().values(),
+                                                     other.as_dict().values(), strict=True)))
+
     def errors(self) -> dict[str, int]:
         """Only the error-class counters that are non-zero."""
         return {k: v for k, v in self.as_dict().items() if k in ERROR_NAMES and v}

@@ -17,6 +17,10 @@ from hal.dtb import LoopFlag
 from hal.errors import RegisterRangeError
 from hal.scan import ScanAccumulator
 
+#: how :func:`problem` names events of a TBM that stopped passing the token (only a power
+#: cycle brings it back)
+TOKEN_LOST = "events without token pass"
+
 
 def check_request(ntrig: int, pixels: np.ndarray, rocs: list[int], n_rocs: int,
                    scans: tuple) -> None:
@@ -75,7 +79,7 @@ def problem(run: DaqRun, acc: ScanAccumulator, flags: int) -> str | None:
     if acc.invalid_events:
         return f"{acc.invalid_events} events dropped by the decoder"
     if acc.no_token_events:
-        return (f"{acc.no_token_events} events without token pass (a TBM stopped passing the "
+        return (f"{acc.no_token_events} {TOKEN_LOST} (a TBM stopped passing the "
                 "token: SEU?)")
     if len(set(acc.first_numbers.values())) > 1:
         return f"TBM event numbers differ between channels: {acc.first_numbers}"

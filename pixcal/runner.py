@@ -89,7 +89,7 @@ class RunOutcome:
     steps: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     started: set[int] = field(default_factory=set)
-    config: ModuleConfig | None = None  # the configuration the run started from
+    config: ModuleConfig | None = None  # the run's configuration (config_update of steps applied)
 
 
 class StepProgress:
@@ -178,7 +178,8 @@ def _run_guarded(request: RunRequest, connection: Any, progress: StepProgress,
             for problem in instruments.close():  # safe state first (HV down, then module off)
                 progress.message(f"WARNING: {problem}")
                 outcome.problems.append(problem)
-            _backstop(api, connection, writer, cfg, outcome, progress, t_start)
+            _backstop(api, connection, writer, outcome.config or cfg, outcome, progress,
+                      t_start)
         if guard.pending:
             log.warning("signal received while shutting down safely; the run was closed first")
     return outcome
@@ -248,6 +249,7 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
     (a signal in between interrupts the step, which is then stored ``interrupted``)."""
     procedure = get_procedure(step.procedure)()
     snapshot = copy.deepcopy(api.dut)
+    recovered_before = len(api.recoveries)
     hw0, wall0 = connection.hardware_seconds(), time.monotonic()
     key, bar = "", None
     status, error, result = "completed", "", StepResult()
@@ -286,11 +288,14 @@ def _run_step(step: Step, api: Measurement, writer: RunWriter, connection: Any,
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         api.progress = None
+    _record_recoveries(result, api.recoveries[recovered_before:])
     if status == "failed":
         api.dut = snapshot
         if step.continue_on_error:
             api.reprogram()  # the next step starts from the last good configuration
     with guard.held():
+        if status == "completed" and outcome.config is not None and result.config_update:
+            outcome.config = result.config_update(outcome.config)
         if status == "completed" and outcome.config is not None:  # before it is completed
             writer.write_config(step_config_name(key), json.loads(
                 from_dut(outcome.config, api.dut).to_json()), {})
@@ -312,6 +317,16 @@ def _store_monitor(writer: RunWriter, progress: StepProgress) -> None:
             writer.append_series(name, rows, unit)
     except StoreError as exc:
         log.warning("monitor readings not stored: %s", exc)
+
+
+def _record_recoveries(result: StepResult, lines: list[str]) -> None:
+    """The step's recoveries from bad data (SEUs: reprogrammed, power cycled): counted in its
+    decoder summary (``recoveries``, ``power_cycles``), listed in its summary."""
+    if lines or result.decoder:
+        result.decoder = {**result.decoder, "recoveries": len(lines),
+                          "power_cycles": sum("(power cycled)" in line for line in lines)}
+    if lines:
+        result.summary = {**result.summary, "recoveries": list(lines)}
 
 
 def _points_to(bar: Progress):
@@ -375,7 +390,8 @@ def _backstop(api: Measurement, connection: Any, writer: RunWriter, cfg: ModuleC
         hw = time.monotonic() - t_start
     try:
         writer.close(outcome.status, outcome.error, power_off_confirmed=confirmed,
-                     hardware_s=hw, hardware_time_source=source)
+                     hardware_s=hw, hardware_time_source=source,
+                     recoveries=len(api.recoveries))
     except Exception as exc:
         _fail(outcome, progress, f"the run's final status could not be stored: {exc}")
     with contextlib.suppress(Exception):

@@ -63,6 +63,40 @@ def count_events(events: np.ndarray, hits: np.ndarray, chain: tuple[int, ...],
     return len(events), int(clean.sum()), int((~at_pixel).sum()), hit
 
 
+class BurstCounter:
+    """An event sink (``hal.daqrun.EventSink``) that counts one burst per channel and ROC.
+
+    Parameters
+    ----------
+    chains : absolute ROC indices of every channel's token chain (``dut.channels()`` order).
+    n_rocs : ROCs of the DUT.
+    pixel : (col, row) injected on every ROC.
+    token : the TBMs pass the token.
+    """
+
+    def __init__(self, chains: list[tuple[int, ...]], n_rocs: int, pixel: tuple[int, int],
+                 token: bool = True):
+        n = len(chains)
+        self.chains, self.pixel, self.token = chains, pixel, token
+        self.counts = BurstCounts(np.zeros(n, np.int64), np.zeros(n, np.int64),
+                                  np.zeros(n, np.int64), np.zeros(n, np.int64),
+                                  np.zeros(n_rocs, np.int64))
+
+    def __call__(self, pos: int, first: int, decoded) -> None:
+        chain = self.chains[pos]
+        events, clean, stray, hit = count_events(decoded.events, decoded.hits, chain,
+                                                 self.pixel, self.token)
+        self.counts.events[pos] += events
+        self.counts.clean[pos] += clean
+        self.counts.stray[pos] += stray
+        self.counts.hit[list(chain)] += hit
+
+    def result(self, channel_errors: list[int]) -> BurstCounts:
+        """The counts, with the decoder errors per channel of the burst."""
+        self.counts.errors[:] = channel_errors
+        return self.counts
+
+
 def expected_hits(hit: np.ndarray, n_triggers: int) -> np.ndarray:
     """bool ``[n_rocs]``: ROCs that showed the injected hit in every trigger of some setting.
 

@@ -61,6 +61,9 @@ def closing_lines(header: Mapping[str, Any], steps: Sequence[Any], width: int) -
         source = header.get("hardware_time_source", "")
         lines += wrap_value("hardware time", f"{total:.1f} s" + (f" ({source})" if source
                                                                   else ""), 2, width)
+    if header.get("recoveries"):
+        lines += wrap_value("recoveries", f"{header['recoveries']} measurements repeated after "
+                            "bad data (SEU: reprogrammed or power cycled)", 2, width)
     confirmed = header.get("power_off_confirmed")
     if confirmed is not None:
         text = ("confirmed by the board" if confirmed else

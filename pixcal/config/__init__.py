@@ -3,6 +3,7 @@
 Public API::
 
     ModuleConfig, PowerSettings, TbmCore         the pydantic models (pixcal.config.models)
+    PohChannel                                   one optical channel's POH bias and gain
     ModuleConfig.default(roc_type=, tbm_type=, n_rocs=, hdi=)   a fresh module / ROC
     read_toml(path), write_toml(cfg, path), dumps_toml(cfg), loads_toml(text)
     cfg.to_json(), ModuleConfig.from_json(text)
@@ -13,12 +14,14 @@ Public API::
 from pixcal.config.document import DocumentError, from_document, to_document
 from pixcal.config.load import load_config
 from pixcal.config.models import ModuleConfig, PowerSettings, TbmCore
+from pixcal.config.optical import PohChannel
 from pixcal.config.pxar import export_pxar, import_pxar, render_pxar
 from pixcal.config.tomlfile import dumps_toml, loads_toml, read_toml, write_toml
 
 __all__ = [
     "DocumentError",
     "ModuleConfig",
+    "PohChannel",
     "PowerSettings",
     "TbmCore",
     "dumps_toml",

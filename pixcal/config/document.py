@@ -11,6 +11,7 @@ stores, so both round trips are exact by construction. Layout::
            readback_cal {name: value} (optional)} ]
     test_parameters {test: {parameter: value or [values]}}
     pxar {config {key: value}, files {name: [lines]}}
+    poh [ {channel, bias, gain} ]   (optional: the optical channels' laser settings)
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pydantic import ValidationError
 
 from pixcal.config.arrays import mask_from_pixels, masked_pixels, trims_from_hex, trims_to_hex
 from pixcal.config.models import TBM_CHAIN_TABLE, ModuleConfig, TbmCore, validation_message
+from pixcal.config.optical import PohChannel
 
 FORMAT = "pixcal-module"
 FORMAT_VERSION = 1
 
 _TOP_KEYS = {
     "format", "format_version", "module_id", "roc_type", "n_rocs", "tbm_type", "hub_ids", "hdi",
-    "trim_vcal", "power", "dtb", "tbm_core", "roc", "test_parameters", "pxar",
+    "trim_vcal", "power", "dtb", "tbm_core", "roc", "test_parameters", "pxar", "poh",
 }
 _ROC_KEYS = {"i2c", "dacs", "trims", "masked", "readback_cal"}
 _PXAR_KEYS = {"config", "files"}
@@ -68,6 +70,8 @@ def to_document(cfg: ModuleConfig) -> dict[str, Any]:
         pxar["files"] = {name: list(lines) for name, lines in cfg.pxar_files.items()}
     if pxar:
         doc["pxar"] = pxar
+    if cfg.poh:
+        doc["poh"] = [c.model_dump() for c in cfg.poh]
     return doc
 
 
@@ -142,6 +146,13 @@ def _tbm_core(raw: Any, where: str) -> TbmCore:
         raise DocumentError(f"{where}: {validation_message(exc)}") from None
 
 
+def _poh_channel(raw: Any, where: str) -> PohChannel:
+    try:
+        return PohChannel.model_validate(_table(raw, where, {"channel", "bias", "gain"}))
+    except ValidationError as exc:
+        raise DocumentError(f"{where}.{validation_message(exc)}") from None
+
+
 def from_document(doc: Mapping[str, Any]) -> ModuleConfig:
     """Build a validated configuration from a document.
 
@@ -170,6 +181,8 @@ def from_document(doc: Mapping[str, Any]) -> ModuleConfig:
     pxar = _table(doc.get("pxar", {}), "pxar", _PXAR_KEYS)
     data["pxar_config"] = pxar.get("config", {})
     data["pxar_files"] = pxar.get("files", {})
+    data["poh"] = [_poh_channel(raw, f"poh[{i}]")
+                   for i, raw in enumerate(_list(doc.get("poh", []), "poh"))]
     try:
         return ModuleConfig.model_validate(data)
     except ValidationError as exc:

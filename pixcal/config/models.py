@@ -33,7 +33,9 @@ from pydantic import (
 
 from hal import chips
 from hal.errors import HalError
+from pixcal.config import optical
 from pixcal.config.arrays import PIXEL_SHAPE, validate_masks, validate_trims
+from pixcal.config.optical import PohChannel
 
 TrimArray = Annotated[np.ndarray, PlainValidator(validate_trims)]
 MaskArray = Annotated[np.ndarray, PlainValidator(validate_masks)]
@@ -208,6 +210,8 @@ class ModuleConfig(BaseModel):
         configParameters.dat keys not modelled above, verbatim and in file order.
     pxar_files : dict[str, list[str]]
         Auxiliary pXar files kept verbatim: name -> text split at ``"\\n"``.
+    poh : list[PohChannel]
+        Laser bias and gain of the optical channels known (``pohbias``), by channel number.
     """
 
     model_config = ConfigDict(
@@ -232,6 +236,7 @@ class ModuleConfig(BaseModel):
     trim_vcal: int | None = Field(default=None, ge=0, le=TRIM_VCAL_MAX)
     pxar_config: dict[str, str] = Field(default_factory=dict)
     pxar_files: dict[str, list[str]] = Field(default_factory=dict)
+    poh: list[PohChannel] = Field(default_factory=list)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -334,6 +339,11 @@ class ModuleConfig(BaseModel):
                                  "of strings without newlines")
         return value
 
+    @field_validator("poh")
+    @classmethod
+    def _poh(cls, value: list[PohChannel]) -> list[PohChannel]:
+        return optical.check_channels(value)
+
     # ------------------------------------------------------------------ cross checks
     @model_validator(mode="after")
     def _consistent(self) -> ModuleConfig:
@@ -379,6 +389,10 @@ class ModuleConfig(BaseModel):
         data = {name: getattr(self, name) for name in type(self).model_fields}
         data.update(changes)
         return type(self).model_validate(data)
+
+    def with_poh(self, channels: Sequence[PohChannel]) -> ModuleConfig:
+        """A copy with these optical channels' POH settings replaced or added."""
+        return self.replace(poh=optical.merged(self.poh, list(channels)))
 
     def dac_array(self, name: str) -> np.ndarray:
         """One DAC over all ROCs: ``int16 [n_rocs]``, -1 where a ROC has no such DAC."""

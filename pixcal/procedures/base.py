@@ -33,12 +33,19 @@ class Params(BaseModel):
 
 @dataclass
 class StepResult:
-    """What a procedure hands back: figures a person reads, arrays, and problems found."""
+    """What a procedure hands back: figures a person reads, arrays, and problems found.
+
+    ``config_update`` changes the module configuration where the DUT's registers do not hold
+    the change (the POH settings of the optical channels): ``ModuleConfig -> ModuleConfig``,
+    applied by the runner when the step completes (the step's configuration and
+    ``config_out``). DACs, trims, masks and TBM registers go through ``api.dut`` instead.
+    """
 
     summary: dict[str, Any] = field(default_factory=dict)
     datasets: dict[str, Dataset] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     decoder: dict[str, int] = field(default_factory=dict)
+    config_update: Callable[[Any], Any] | None = None
 
 
 class ProcedureFailed(Exception):

@@ -44,10 +44,7 @@ def scan_phases(ctx: StepContext, params: PretestParams) -> np.ndarray:
     for p160 in range(N_PHASES):
         for p400 in range(N_PHASES):
             set_phases(api, p160, p400)
-            scan[p160, p400] = sum(
-                api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
-                for _ in range(params.timing_loops)
-            )
+            scan[p160, p400] = clean_bursts(api, params)
             ctx.progress.advance(1)
     return scan
 
@@ -101,11 +98,18 @@ def scan_port_delays(ctx: StepContext, params: PretestParams, basea: list[int]) 
     counts = np.zeros(N_PHASES, np.int16)
     for delay in range(N_PHASES):
         set_port_delays(api, basea, delay)
-        counts[delay] = sum(
-            api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
-            for _ in range(params.timing_loops))
+        counts[delay] = clean_bursts(api, params)
         ctx.progress.advance(1)
     return counts
+
+
+def clean_bursts(api, params: PretestParams) -> int:
+    """How many of ``timing_loops`` bursts at the current setting are clean. They share one
+    DAQ session (the deserializer locks once per setting: nothing changes the link between
+    them); the verification bursts of the chosen setting each have their own."""
+    with api.burst_session(params.timing_triggers):
+        return sum(api.trigger_burst(params.timing_triggers, params.timing_period_clk).clean
+                   for _ in range(params.timing_loops))
 
 
 def set_port_delays(api, basea: list[int], delay: int | None = None) -> None:

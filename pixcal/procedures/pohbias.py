@@ -11,9 +11,11 @@ Needs the optical bench fixture (``ctx.instruments["optical"]``, docs/instrument
    shape is reported too.
 3. Working bias = the scan point nearest to the second knee + ``margin`` (the CMS online
    rule: second breakpoint + 2).
-4. With ``apply`` the live channels are left at ``operating_gain`` and its chosen bias; every
-   other channel (and every channel when the step fails or is interrupted) gets back the bias
-   and gain it had before the step.
+4. With ``apply`` the live channels are left at ``operating_gain`` and its chosen bias, and
+   the module configuration records them (``poh`` of the step's configuration and
+   ``config_out``); every other channel (and every channel when the step fails or is
+   interrupted) gets back the bias and gain it had before the step, and its entry in the
+   configuration stays as it was.
 
 Datasets: ``rssi_ma`` ``[gain, channel, bias]``, ``bias`` (the scan points), and per
 ``[gain, channel]``: ``knee1``, ``knee2``, ``slope2``, ``slope3``, ``fit_rms_ma``, ``status``
@@ -29,13 +31,13 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
+from hal.instruments.optical import BIAS_MAX, GAIN_MAX
 from pixcal.analysis import knees
+from pixcal.config import PohChannel
 from pixcal.procedures.base import Params, ProcedureFailed, StepContext, StepResult
 from pixcal.store import Dataset
 
 INSTRUMENT = "optical"
-GAIN_MAX = 3
-BIAS_MAX = 127
 
 
 class PohBiasParams(Params):
@@ -94,7 +96,12 @@ class PohBias:
         finally:
             if not applied:
                 _restore(fixture, channels, before)
-        return _result(params, channels, bias, rssi, fit, chosen, applied)
+        result = _result(params, channels, bias, rssi, fit, chosen, applied)
+        if applied:
+            live = _live_settings(channels, chosen[params.gains.index(params.operating_gain)],
+                                  params.operating_gain)
+            result.config_update = lambda cfg: cfg.with_poh(live)
+        return result
 
 
 def _channels(wanted: list[int] | None, n_channels: int) -> list[int]:
@@ -146,6 +153,12 @@ def _apply(fixture: Any, channels: list[int], before: list[tuple[int, int]],
         bias={c: int(chosen[ci]) if live[ci] else before[ci][0]
               for ci, c in enumerate(channels)})
     return True
+
+
+def _live_settings(channels: list[int], chosen: np.ndarray, gain: int) -> list[PohChannel]:
+    """The configuration's view of what :func:`_apply` set on the live channels."""
+    return [PohChannel(channel=c, bias=int(chosen[ci]), gain=gain)
+            for ci, c in enumerate(channels) if np.isfinite(chosen[ci])]
 
 
 def _restore(fixture: Any, channels: list[int], before: list[tuple[int, int]]) -> None:

@@ -3,6 +3,8 @@
 
 Each reading sets the readback register of every ROC to the quantity's code and decodes the
 words of ``ntrig`` triggers (one 16-bit word per 16 triggers; the median value per ROC is used).
+All readings share one DAQ session (``api.burst_session``): between them only DACs and supply
+voltages change, so the deserializer is reset and locked once, not once per reading.
 
 1. **Vd** (code 8): the board's digital supply from ``vd_start`` to ``vd_stop`` by ``v_step``;
    the board's own voltage measurement is x. Line ``value = par0 + par1 * V`` up to the first
@@ -10,15 +12,16 @@ words of ``ntrig`` triggers (one 16-bit word per 16 triggers; the median value p
 2. **Va** (code 9): the same with the analog supply.
 3. **Vbg** (code 11) at the configured supplies, ``vbg_reads`` readings averaged; in volts with
    the ROC's Vd line (the band gap is read with twice the sensitivity).
-4. **Ia** (code 12): every ROC's Vana at 0, the board's analog current ``I0``; then each ROC in
-   turn through Vana ``0, vana_step, ..., vana_max`` with the others at 0. The ROC's own current
+4. **Ia** (code 12): every ROC's Vana at 0, the board's analog current ``I0`` and every ROC's
+   readback (the scan's first point, shared); then each ROC in turn through Vana
+   ``vana_step, 2 vana_step, ..., vana_max`` with the others at 0. The ROC's own current
    is the board's minus the others' share ``(n - 1) / n * I0``. Line of the readback against it,
    and (as pXar) a quadratic of the board's current against Vana.
 
 The supplies, Vana and the readback register are restored afterwards; then every ROC's Ia is
 read back at the working point and reported through its line (``ia_from_readback_ma``). The
-summary holds the fits under pXar's ``readbackCal`` names per ROC. The board's supplies are
-set through the board object directly (the measurement API has no call for them yet).
+summary holds the fits under pXar's ``readbackCal`` names per ROC. A burst that is not clean
+(a ROC that stopped sending data after an SEU) is repeated after reprogramming (recorded).
 """
 
 from __future__ import annotations
@@ -72,11 +75,9 @@ class Readback:
                            self.unit, "readback")
         result = StepResult()
         reader = _Reader(ctx, params)
-        with api.temporary_dac("readback", 0):
-            x_vd, y_vd = reader.supply_scan("vd", vd, api.board.power.set_vd_v,
-                                            api.board.power.vd_v, api.dut.vd_v)
-            x_va, y_va = reader.supply_scan("va", va, api.board.power.set_va_v,
-                                            api.board.power.va_v, api.dut.va_v)
+        with api.temporary_dac("readback", 0), api.burst_session(params.ntrig):
+            x_vd, y_vd = reader.supply_scan("vd", vd)
+            x_va, y_va = reader.supply_scan("va", va)
             vbg = _mean([reader.read("vbg") for _ in range(params.vbg_reads)])
             x_ia, y_ia = reader.ia_scan(vana)
             ia_now = reader.read("ia")
@@ -119,7 +120,7 @@ class _Reader:
         if code != self.code:
             api.set_dac("readback", code)
             self.code = code
-        burst = api.trigger_burst(self.params.ntrig, self.params.period_clk)
+        burst = api.trigger_burst(self.params.ntrig, self.params.period_clk, recover=True)
         out = np.full(api.dut.n_rocs, np.nan)
         for r in range(api.dut.n_rocs):
             v = ana.values(burst.readback.get(r, []), api.dut.i2c[r], code)
@@ -128,19 +129,20 @@ class _Reader:
         self.ctx.progress.advance(1)
         return out
 
-    def supply_scan(self, quantity: str, grid: np.ndarray, set_v, get_v, nominal: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """Board-measured supply (V) ``[n_points]`` and readback ``[n_rocs, n_points]``."""
+    def supply_scan(self, supply: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Step supply ``"va"`` or ``"vd"`` over ``grid`` (V): the board-measured voltage (V)
+        ``[n_points]`` and the readback of that quantity ``[n_rocs, n_points]``."""
+        api, index = self.api, ("va", "vd").index(supply)
         x, y = [], []
         try:
             for v in grid:
-                set_v(float(v))
-                self.api.wait(self.params.settle_s)
-                x.append(get_v())
-                y.append(self.read(quantity))
+                api.set_supply(**{f"{supply}_v": float(v)})
+                api.wait(self.params.settle_s)
+                x.append(api.voltages()[index])
+                y.append(self.read(supply))
         finally:
-            set_v(nominal)
-            self.api.wait(self.params.settle_s)
+            api.restore_supply()
+            api.wait(self.params.settle_s)
         return np.array(x), np.array(y).T
 
     def ia_scan(self, vana: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +153,10 @@ class _Reader:
         try:
             api.set_dac("vana", 0)
             i0 = self._ia_ma()
+            # Vana 0 (the scan's first point) is the state all ROCs share: read once
+            x[:, 0], y[:, 0] = i0 / n, self.read("ia")
             for r in range(n):
-                for k, v in enumerate(vana):
+                for k, v in enumerate(vana[1:], 1):
                     api.set_dac("vana", int(v), rocs=[r])
                     x[r, k] = self._ia_ma() - (n - 1) / n * i0
                     y[r, k] = self.read("ia")[r]

@@ -38,11 +38,11 @@ import numpy as np
 from pydantic import Field
 
 from pixcal.analysis import linkscan
-from pixcal.procedures import linkburst as lb
+from pixcal.procedures import tbmregs as regs
 from pixcal.procedures.base import Params, Pixel, ProcedureFailed, StepContext, StepResult
 from pixcal.store import Dataset
 
-N = lb.N_SETTINGS
+N = regs.N_SETTINGS
 TOKHT_ORDER = ((0, 0), (1, 1), (0, 1), (1, 0))
 
 
@@ -74,7 +74,7 @@ class TbmPhase:
         original = api.dut.tbm_regs.copy()
         ctx.progress.start(2 * N * N + 4 + 1, self.unit, "tbmphase")
         try:
-            with api.temporary_dac("vcal", params.vcal), lb.armed_pixel(api, params.pixel):
+            with api.temporary_dac("vcal", params.vcal), api.armed_pixel(params.pixel):
                 _scan(ctx, params, result)
         except ProcedureFailed as exc:
             _restore(api, original)
@@ -89,7 +89,7 @@ class _Scorer:
     def __init__(self, ctx: StepContext, params: TbmPhaseParams):
         self.ctx, self.api, self.params = ctx, ctx.api, params
         self.chains = [c.rocs for c in self.api.dut.channels()]
-        self.cores = lb.core_channels(self.api)
+        self.cores = regs.core_channels(self.api)
         self.expected = np.zeros(self.api.dut.n_rocs, bool)
 
     def scan(self, settings: list, apply, shape: tuple[int, ...], token: bool = True
@@ -99,7 +99,7 @@ class _Scorer:
         for s in settings:
             apply(*s)
             self.api.wait(self.params.settle_s)
-            counts.append(lb.scored_burst(self.api, self.params.ntrig, self.params.period_clk,
+            counts.append(regs.scored_burst(self.api, self.params.ntrig, self.params.period_clk,
                                           self.params.pixel, token))
             self.ctx.progress.advance(1)
         return self.core_scores(counts, shape, token=token)
@@ -127,7 +127,7 @@ def _scan(ctx: StepContext, params: TbmPhaseParams, result: StepResult) -> None:
         result.problems.append("no perfect phase pair at the configured ROC-port delays: phases "
                                "found first with the token pass disabled, then the delays")
         ctx.progress.start(4 * N * N + 4 + 1, TbmPhase.unit, "tbmphase")
-        with lb.token_pass_disabled(api):
+        with regs.token_pass_disabled(api):
             bare = _phase_scan(scorer, token=False)
         result.datasets["phase_score_no_token"] = Dataset(bare.astype(np.int32), {
             "axes": "core,phase160,phase400", "triggers": params.ntrig,
@@ -159,8 +159,8 @@ def _phase_scan(scorer: _Scorer, token: bool = True) -> np.ndarray:
     api = scorer.api
 
     def all_tbms(p160: int, p400: int) -> None:
-        for tbm in range(lb.n_tbms(api)):
-            lb.set_phases(api, tbm, p160, p400)
+        for tbm in range(regs.n_tbms(api)):
+            regs.set_phases(api, tbm, p160, p400)
 
     return scorer.scan(list(product(range(N), range(N))), all_tbms, (N, N), token)
 
@@ -179,7 +179,7 @@ def _choose_phases(api, phase: np.ndarray, ntrig: int, how: str) -> list[list[in
             raise ProcedureFailed(f"TBM {tbm}: no phase pair gives perfect data on both cores"
                                   f"{' ' + how if how else ''} (see the phase scores)")
         (p160, p400), margin = best
-        lb.set_phases(api, tbm, p160, p400)
+        regs.set_phases(api, tbm, p160, p400)
         out.append([p160, p400, margin])
     return out
 
@@ -191,7 +191,7 @@ def _scan_ports(scorer: _Scorer, result: StepResult) -> list[list[int]]:
 
     def ports(p0: int, p1: int) -> None:
         for core in range(n_cores):
-            lb.set_delays(api, core, port0_delay=p0, port1_delay=p1)
+            regs.set_delays(api, core, port0_delay=p0, port1_delay=p1)
 
     delay = scorer.scan(list(product(range(N), range(N))), ports, (N, N))
     result.datasets["delay_score"] = Dataset(delay.astype(np.int32), {
@@ -204,7 +204,7 @@ def _scan_ports(scorer: _Scorer, result: StepResult) -> list[list[int]]:
                                   "(see delay_score)")
         (p0, p1), margin = best
         chosen.append([p0, p1, margin])
-        lb.set_delays(api, core, port0_delay=p0, port1_delay=p1)
+        regs.set_delays(api, core, port0_delay=p0, port1_delay=p1)
     return chosen
 
 
@@ -212,13 +212,13 @@ def _scan_delays(scorer: _Scorer, result: StepResult) -> None:
     api, ntrig = scorer.api, scorer.params.ntrig
     n_cores = api.dut.tbm_regs.shape[0]
     chosen = _scan_ports(scorer, result)
-    field = {name: lb.tbm_field(lb.DELAY_REGISTER, name)
+    field = {name: regs.tbm_field(regs.DELAY_REGISTER, name)
              for name in ("token_delay", "header_trailer_delay")}
     configured = [tuple(f.get(int(r[0x0A])) for f in field.values()) for r in api.dut.tbm_regs]
 
     def bits(tok: int, ht: int) -> None:
         for core in range(n_cores):
-            lb.set_delays(api, core, token_delay=tok, header_trailer_delay=ht)
+            regs.set_delays(api, core, token_delay=tok, header_trailer_delay=ht)
 
     tokht = scorer.scan(list(product((0, 1), (0, 1))), bits, (2, 2))
     result.datasets["tokht_score"] = Dataset(tokht.astype(np.int32), {
@@ -230,7 +230,7 @@ def _scan_delays(scorer: _Scorer, result: StepResult) -> None:
             raise ProcedureFailed(f"TBM core {core}: no token/header-trailer delay gives "
                                   "perfect data (see tokht_score)")
         tok, ht = good[0]
-        lb.set_delays(api, core, token_delay=tok, header_trailer_delay=ht)
+        regs.set_delays(api, core, token_delay=tok, header_trailer_delay=ht)
         chosen[core][2:2] = [tok, ht]
     result.datasets["delays"] = Dataset(np.array(chosen, np.int32), {
         "axes": "core,(port0_delay,port1_delay,token_delay,header_trailer_delay,margin)"})
@@ -242,7 +242,7 @@ def _verify(ctx: StepContext, params: TbmPhaseParams, scorer: _Scorer,
             result: StepResult) -> None:
     n = params.verify_triggers
     if n:
-        counts = lb.scored_burst(ctx.api, n, params.period_clk, params.pixel)
+        counts = regs.scored_burst(ctx.api, n, params.period_clk, params.pixel)
         score = scorer.core_scores([counts], (), n)
         result.summary["verified"] = {"triggers": n, "perfect_per_core": score.tolist()}
         if (score < n).any():
@@ -256,8 +256,8 @@ def _verify(ctx: StepContext, params: TbmPhaseParams, scorer: _Scorer,
 
 def _restore(api, original: np.ndarray) -> None:
     """Write the phase and delay registers back as they were configured."""
-    for core, regs in enumerate(original):
+    for core, values in enumerate(original):
         if core % 2 == 0:
-            api.set_tbm(core, lb.PLL_REGISTER, int(regs[0x0E]))
-        api.set_tbm(core, lb.DELAY_REGISTER, int(regs[0x0A]))
-        api.set_tbm(core, lb.RESET_REGISTER, lb.RESET_AFTER_PHASES)
+            api.set_tbm(core, regs.PLL_REGISTER, int(values[0x0E]))
+        api.set_tbm(core, regs.DELAY_REGISTER, int(values[0x0A]))
+        api.set_tbm(core, regs.RESET_REGISTER, regs.RESET_AFTER_PHASES)

@@ -10,7 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hal import chips
-from pixcal.config import ModuleConfig, TbmCore, dumps_toml, export_pxar, import_pxar, loads_toml
+from pixcal.config import (
+    ModuleConfig,
+    PohChannel,
+    TbmCore,
+    dumps_toml,
+    export_pxar,
+    import_pxar,
+    loads_toml,
+)
 from pixcal.config.models import PXAR_AUX_FILES, PXAR_MODELLED_KEYS, TBM_CHAIN_TABLE
 
 ROC_TYPES = [*sorted({t.name for t in chips.roc_types().values()}), "psi46digv2.1"]
@@ -79,6 +87,8 @@ def configs(draw) -> ModuleConfig:
             LINE.map(lambda s: " ".join(s.split())), max_size=3)),
         pxar_files=draw(st.dictionaries(st.sampled_from(PXAR_AUX_FILES),
                                         st.lists(LINE, min_size=1, max_size=3), max_size=2)),
+        poh=[PohChannel(channel=c, bias=draw(st.integers(0, 127)), gain=draw(st.integers(0, 3)))
+             for c in draw(st.sets(st.integers(0, 40), max_size=4))],
     )
 
 
@@ -110,6 +120,9 @@ def test_pxar_round_trip_keeps_everything_pxar_carries(cfg):
         export_pxar(once, Path(tmp) / "b")
         twice = import_pxar(Path(tmp) / "b")
     assert twice == once
-    # pXar carries no module id; the exporter adds the file-name keys pXar needs
-    assert once.replace(pxar_config=cfg.pxar_config, module_id=cfg.module_id) == cfg
+    # pXar carries no module id and no POH settings; the exporter adds the file-name keys
+    # pXar needs
+    assert once.poh == []
+    assert once.replace(pxar_config=cfg.pxar_config, module_id=cfg.module_id,
+                        poh=cfg.poh) == cfg
     assert cfg.pxar_config.items() <= once.pxar_config.items()

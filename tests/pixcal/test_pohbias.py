@@ -10,7 +10,10 @@ import pytest
 from sim_runs import run_steps
 
 from pixcal.cli import main
+from pixcal.config import ModuleConfig, PohChannel, dumps_toml, loads_toml, render_pxar
+from pixcal.config.tomlfile import write_toml
 from pixcal.instruments import DRIVERS
+from pixcal.runstart import load_module_config
 from pixcal.store import RunFile
 from simulators.instruments import build_twin
 from simulators.servers import TcpServer
@@ -64,6 +67,13 @@ def test_every_live_channel_gets_its_knee_and_every_dark_fiber_is_reported(
     assert list(twin.bias[~live]) == [0] * len(dark)
     assert info.summary["bias_chosen"] == [int(v) if lv else None
                                            for v, lv in zip(chosen[2], live, strict=True)]
+    # the choice is in config_out (dark channels: not known), round-trips through the TOML
+    # file and leaves the pXar export as it was (pXar has no file for it)
+    cfg = load_module_config(outcome.path)
+    assert [(c.channel, c.bias, c.gain) for c in cfg.poh] == [
+        (c, int(chosen[2, c]), 2) for c in range(n) if live[c]]
+    assert loads_toml(dumps_toml(cfg)) == cfg
+    assert render_pxar(cfg) == render_pxar(cfg.replace(poh=[]))
 
 
 def test_without_apply_the_fixture_is_left_as_it_was(tmp_path):
@@ -78,6 +88,22 @@ def test_without_apply_the_fixture_is_left_as_it_was(tmp_path):
     assert outcome.status == "completed", outcome.error
     assert list(twin.bias) == [40, 41] and list(twin.gain) == [1, 3]
     assert RunFile(outcome.path).step("pohbias").summary["applied"] is False
+    assert load_module_config(outcome.path).poh == []
+
+
+def test_a_configured_poh_setting_survives_a_run_and_a_new_choice_replaces_it(tmp_path):
+    url = "sim://module?seed=4&tbm=tbm08c&defects=none"
+    start = ModuleConfig.default(tbm_type="tbm08c").with_poh(
+        [PohChannel(channel=1, bias=30, gain=3), PohChannel(channel=0, bias=9, gain=0)])
+    config = write_toml(start, tmp_path / "module.toml")
+    twin = build_twin("optical", url)
+    server, address = served(twin)
+    with server:
+        outcome, _ = run_steps(url, [FAST | {"gains": [2], "channels": [1]}], tmp_path,
+                               config=config, instruments={"optical": address})
+    assert outcome.status == "completed", outcome.error
+    poh = {c.channel: (c.bias, c.gain) for c in load_module_config(outcome.path).poh}
+    assert poh == {0: (9, 0), 1: (int(twin.bias[1]), 2)}  # channel 0 was not scanned
 
 
 def test_a_missing_instrument_fails_the_step_with_a_clear_message(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from sim_runs import powered_measurement
 
 from pixcal.analysis import readback as ana
+from pixcal.plan import load_plan, resolve_plan_path
 from pixcal.procedures.base import ProcedureFailed, StepContext
 from pixcal.procedures.readback import Readback, ReadbackParams
 
@@ -16,11 +17,20 @@ def measure(url: str):
     return api, sim
 
 
-@pytest.fixture(scope="module")
-def calibrated():
+def fulltest_params() -> ReadbackParams:
+    """The readback step of the shipped fulltest plan (fewer points than the defaults)."""
+    steps = [s for s in load_plan(resolve_plan_path("fulltest")).steps
+             if s.procedure == "readback"]
+    assert len(steps) == 1
+    return steps[0].params
+
+
+@pytest.fixture(scope="module", params=["defaults", "fulltest"])
+def calibrated(request):
     api, sim = measure("sim://module?seed=6&tbm=tbm09c&defects=none")
     before = {name: [api.dac(name, r) for r in range(16)] for name in ("vana", "readback")}
-    result = Readback().run(StepContext(api=api, log=lambda m: None), ReadbackParams())
+    params = ReadbackParams() if request.param == "defaults" else fulltest_params()
+    result = Readback().run(StepContext(api=api, log=lambda m: None), params)
     return api, sim, before, result
 
 
