@@ -151,7 +151,7 @@ class Observer:
 def test_page_follows_a_run_step_by_step(monitor):
     folder, browser = monitor
     obs = Observer(browser, folder, "M-LIVE")
-    proc = _start_run(folder, "M-LIVE", ntrig=20)
+    proc = _start_run(folder, "M-LIVE", ntrig=60)  # S-curves long enough to watch
     try:
         obs.until(lambda: proc.poll() is not None)
         obs.until(lambda: obs.page.get("state") == "completed")

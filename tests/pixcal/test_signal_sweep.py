@@ -99,12 +99,21 @@ def test_signal_at_every_instant(tmp_path, monkeypatch):
         out = tmp_path / f"at{at}"
         try:
             outcome, sim = run_with(SignalAtLine(at, signum), out)
-        except KeyboardInterrupt:  # before the results file existed: nothing may be left
-            assert not out.exists()
-            seen.add("before")
+        except KeyboardInterrupt:
+            runs = list(out.glob("*.h5")) if out.exists() else []
+            if not runs:  # before the results file existed: nothing may be left
+                assert not out.exists()
+                seen.add("before")
+                continue
+            # after the run was closed, while the guard puts the old handlers back: the file
+            # is complete and the signal goes on to the caller (a CLI exits 130)
+            (path,) = runs
+            assert RunFile(path).header()["status"] == "completed"
+            assert not [p for p in out.rglob("*") if p.name.endswith((".part", ".lock"))]
+            seen.add("after")
             continue
         seen.add(check_documented_state(out, outcome, sim, signum))
-    assert seen == {"before", "interrupted", "completed"}, seen
+    assert {"before", "interrupted", "completed"} <= seen, seen
 
 
 def _pixcal_run(out: Path) -> subprocess.Popen:

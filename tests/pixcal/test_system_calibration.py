@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sim_runs import run_steps, sim_connection
+from sim_runs import erf_offset, run_steps, sim_connection
 
-from pixcal.analysis import scurve as sc
 from pixcal.config import ModuleConfig
 from pixcal.config.tomlfile import write_toml
 from pixcal.dutconfig import to_dut
@@ -16,7 +15,6 @@ from pixcal.plan import parse_plan
 from pixcal.runner import RunRequest, load_module_config, run_plan
 from pixcal.store import RunFile
 from simulators.boards import simulated_board
-from simulators.physics.frontend import fire_probability
 from simulators.physics.truth_maps import truth_maps
 from simulators.servers import TcpServer
 
@@ -36,16 +34,6 @@ def true_maps(sim, run_path):
     dut = to_dut(load_module_config(run_path))
     return {name: data for name, (data, _) in
             truth_maps(sim.model.truth, dut.dacs, dut.trims).items()}
-
-
-def erf_offset(sim) -> float:
-    """Where pixcal's erf fit puts the threshold of the simulator's turn-on relative to its 50 %
-    point (the truth): the turn-on is right-skewed as on the real chip (docs/simulator.md §3.1),
-    so the fit sits ~0.13 Vcal higher. Noiseless counts at the module's median noise."""
-    x = np.arange(15.0, 56.0)
-    p = fire_probability(x, 35.0, float(np.median(sim.model.truth.noise_vcal())))
-    fit = sc.fit_erf(np.rint(p * 1e6).astype(int)[None, :], x, 1_000_000)
-    return float(fit.threshold[0]) - 35.0
 
 
 def live_pixels(sim) -> np.ndarray:
