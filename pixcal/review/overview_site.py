@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from matplotlib.figure import Figure as MplFigure
 from pixcal.errors import UserError
 from pixcal.review import overview as ov
 from pixcal.review.plots import absent
+from pixcal.review.sitedir import site_folder
 
 #: colours of the grades (as in the run report)
 COLOURS = {"A": "#2a8a3a", "B": "#d08a00", "C": "#b22222", "none": "#999999"}
@@ -58,17 +58,8 @@ def build_overview(runs: list[dict[str, Any]], out_dir: str | Path, cuts: dict[s
     if out.exists() and not (out.is_dir() and ((out / MARKER).exists()
                                                 or not any(out.iterdir()))):
         raise UserError(f"{out}: exists and is not a pixcal overview folder; choose another -o")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        tmp.chmod(0o755)  # a site others read (mkdtemp makes it private)
+    with site_folder(out) as tmp:
         _write_site(runs, tmp, out.resolve(), cuts, source)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out / "index.html"
 
 

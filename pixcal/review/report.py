@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from pixcal.review import sections as sec
 from pixcal.review import sections_readout as sec_readout
 from pixcal.review.grade import FinishedRun, RunGrade, grade_run
 from pixcal.review.rocpages import page_name, roc_pages
+from pixcal.review.sitedir import site_folder
 from pixcal.store import RunFile, StepInfo, duration_s
 
 HEADER_KEYS = ("module_id", "plan", "status", "error", "target", "operator", "site",
@@ -63,17 +62,8 @@ def build_report(run_path: str | Path, out_dir: str | Path, cuts: dict[str, Any]
     grade = grade_run(run_path, cuts, run)
     if workers is None:
         workers = min(4, len(os.sched_getaffinity(0)))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        html = _render(run, grade, tmp, cuts, workers)
-        (tmp / "index.html").write_text(html)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with site_folder(out) as tmp:
+        (tmp / "index.html").write_text(_render(run, grade, tmp, cuts, workers))
     return out / "index.html"
 
 
