@@ -31,13 +31,14 @@ def open_transport(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> Transport:
     Raises :class:`hal.errors.TransportError` (or UserError for a bad ``sim://`` address)
     naming the address.
     """
-    if _is_sim(url):
+    if is_sim_address(url):
         return PipeTransport(simulated_server(url).feed, name=url)
     return open_hal_transport(url, timeout)
 
 
-def _is_sim(url: str) -> bool:
-    return url.strip().lower().startswith("sim://")
+def is_sim_address(address: str | None) -> bool:
+    """Whether ``address`` names a simulated board or instrument (``sim://...``)."""
+    return bool(address) and address.strip().lower().startswith("sim://")
 
 
 def simulated_server(url: str):
@@ -197,7 +198,7 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT_S,
     address then builds that module wherever the address does not say otherwise
     (:func:`simulators.address.sim_url_for`), and ``Connection.url`` is the full address.
     """
-    if not _is_sim(url):
+    if not is_sim_address(url):
         return Connection(open_board(url, timeout), url)
     if described:
         url = sim_address_for(url, described)

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from pixcal.connect import is_sim_address
 from pixcal.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def open_instrument(name: str, address: str, speedup: float = 1.0, **opts: Any
     """
     cls = driver(name)
     stop = None
-    if address.lower().startswith("sim://"):
+    if is_sim_address(address):
         from pixcal.connect import serve_simulated_instrument
 
         twin_opts = {"clock": opts["clock"]} if "clock" in opts else {}

@@ -103,14 +103,14 @@ def estimate_hardware(plan, target: str | None, config: Path | None) -> dict[str
     import tempfile
 
     from pixcal.config.fromrun import peek_config
-    from pixcal.connect import connect, describe_config
+    from pixcal.connect import connect, describe_config, is_sim_address
     from pixcal.errors import UserError
     from pixcal.runner import RunRequest, run_plan
     from pixcal.store import RunFile
 
     described = None if config is None else describe_config(peek_config(config))
     url = target or ("sim://roc" if described and not described["tbm_type"] else "sim://module")
-    if not url.strip().lower().startswith("sim://"):
+    if not is_sim_address(url):
         raise UserError(f"{url}: --estimate runs the plan on a simulated board; give a sim:// "
                         "address (with --config the simulated module follows the configuration)")
     connection = connect(url, described=described)

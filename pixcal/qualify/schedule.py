@@ -99,11 +99,12 @@ def simulated_hardware_s() -> Callable[[Stage, Any], float]:
     plan and module): a ``sim://`` board is simulated as it is, any other as the simulated
     module its configuration describes."""
     from pixcal.cli.plans import estimate_hardware
+    from pixcal.connect import is_sim_address
 
     cache: dict[tuple[str, str | None, Path | None], float] = {}
 
     def seconds(stage: Stage, board: Any) -> float:
-        target = board.address if board.address.lower().startswith("sim://") else None
+        target = board.address if is_sim_address(board.address) else None
         key = (stage.plan.source, target, board.config)
         if key not in cache:
             cache[key] = sum(estimate_hardware(stage.plan, target, board.config).values())

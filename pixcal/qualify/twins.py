@@ -16,14 +16,11 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pixcal.connect import is_sim_address
 from pixcal.errors import UserError
 from pixcal.instruments import driver
 
 ROLES = ("keithley", "coolingbox")
-
-
-def is_sim(address: str | None) -> bool:
-    return bool(address) and address.strip().lower().startswith("sim://")
 
 
 def station_sim_address(role: str, address: str, station: Any) -> str:
@@ -40,7 +37,7 @@ def station_sim_address(role: str, address: str, station: Any) -> str:
             raise UserError(f"{station.source}: {role}.address: speedup={given} differs from "
                             f"the station's speedup = {station.speedup:g}")
     query["speedup"] = f"{station.speedup:g}"
-    if is_sim(station.coolingbox):
+    if is_sim_address(station.coolingbox):
         query.setdefault("env", re.sub(r"[^A-Za-z0-9_-]+", "-", station.name) or "station")
     return urlunsplit(split._replace(query=urlencode(query)))
 
@@ -77,7 +74,7 @@ class StationInstruments:
         return own if own in self.addresses else "keithley"
 
     def _serve(self, role: str, address: str) -> str:
-        if not is_sim(address):
+        if not is_sim_address(address):
             return address
         from pixcal.connect import serve_simulated_instrument
 

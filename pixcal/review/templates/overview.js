@@ -59,11 +59,4 @@
     el.addEventListener("change", filter);
   });
 
-  window.addEventListener("load", function () {
-    var imgs = Array.prototype.slice.call(document.images);
-    var bad = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); });
-    document.body.setAttribute("data-images", imgs.length);
-    document.body.setAttribute("data-broken-images",
-      bad.map(function (i) { return i.getAttribute("src"); }).join(" "));
-  });
 }());
